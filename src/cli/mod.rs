@@ -1,0 +1,67 @@
+//! Command-line interface: argument parsing (clap derive) and one file per subcommand. The
+//! subcommands format results; the work itself happens in the library.
+
+mod snapshot;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+/// Strata keeps a relational database's schema as code and its data safe.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a database's schema as a canonical, deterministic schema file.
+    Snapshot(snapshot::SnapshotArgs),
+}
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    /// Success; for diff-like commands, no differences.
+    pub const OK: u8 = 0;
+    /// Differences found (diff, drift, verify).
+    pub const DIFFERENCES: u8 = 1;
+    /// Any error.
+    pub const ERROR: u8 = 2;
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Snapshot(args) => snapshot::run(args),
+    }
+}
+
+/// Writes `text` to `path` atomically (temporary file in the same directory, then rename), so
+/// an interrupted run never leaves a half-written file behind.
+pub(crate) fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
+    use crate::error::Error;
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "schema".into());
+    let tmp = dir.join(format!(".{file_name}.strata-tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}

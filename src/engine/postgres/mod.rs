@@ -1,0 +1,62 @@
+//! PostgreSQL: catalog inspection (`inspect.rs`), DDL rendering (`render.rs`) and connections
+//! (`connect.rs`).
+
+pub mod connect;
+mod inspect;
+pub mod render;
+
+use crate::engine::{Engine, InspectOptions};
+use crate::error::{Error, Result};
+use crate::schema::{EngineKind, Schema};
+
+pub use connect::ConnectionSpec;
+
+/// A live PostgreSQL connection.
+pub struct Postgres {
+    client: postgres::Client,
+    display: String,
+}
+
+impl Postgres {
+    /// Connects to a `postgres://` URL (environment variables fill the gaps, as with libpq).
+    pub fn connect(url: &str) -> Result<Postgres> {
+        let spec = ConnectionSpec::from_url(url)?;
+        let client = spec.connect()?;
+        Ok(Postgres {
+            client,
+            display: spec.display,
+        })
+    }
+
+    /// The URL without its password.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// The underlying client, for callers that run their own statements.
+    pub fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
+    pub(crate) fn query_error(&self, what: &str, e: postgres::Error) -> Error {
+        let cause = match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => connect::error_chain(&e),
+        };
+        Error::Query {
+            target: self.display.clone(),
+            what: what.to_string(),
+            cause,
+        }
+    }
+}
+
+impl Engine for Postgres {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Postgres
+    }
+
+    fn inspect(&mut self, options: &InspectOptions) -> Result<Schema> {
+        inspect::inspect(self, options)
+    }
+}

@@ -1,0 +1,44 @@
+//! SQLite: inspection (`inspect.rs`) and DDL rendering (`render.rs`).
+
+mod inspect;
+pub mod render;
+
+use std::path::Path;
+
+use crate::engine::{Engine, InspectOptions};
+use crate::error::Result;
+use crate::schema::{EngineKind, Schema};
+
+/// An open SQLite database.
+pub struct Sqlite {
+    conn: rusqlite::Connection,
+    display: String,
+}
+
+impl Sqlite {
+    /// Opens an existing database file read-only; never creates one.
+    pub fn open_read_only(path: &Path) -> Result<Sqlite> {
+        crate::target::check_sqlite_file(path)?;
+        let display = format!("sqlite:{}", path.display());
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| crate::Error::Connect {
+            target: display.clone(),
+            cause: e.to_string(),
+            hint: String::new(),
+        })?;
+        Ok(Sqlite { conn, display })
+    }
+}
+
+impl Engine for Sqlite {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Sqlite
+    }
+
+    fn inspect(&mut self, options: &InspectOptions) -> Result<Schema> {
+        inspect::inspect(&self.conn, &self.display, options)
+    }
+}

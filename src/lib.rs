@@ -1,0 +1,14 @@
+//! Strata keeps a relational database's schema as code and its data safe.
+//!
+//! The library is organised along the data flow: [`target`] names a database, [`engine`]
+//! inspects it into the engine-neutral [`schema`] model, and [`schema::file`] reads and writes
+//! the canonical schema file. The `strata` binary is a thin layer over [`cli`].
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod schema;
+pub mod target;
+
+pub use error::{Error, Result};
+pub use schema::Schema;

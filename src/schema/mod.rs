@@ -1,0 +1,7 @@
+//! The engine-neutral schema model and its canonical file format.
+
+pub mod file;
+mod model;
+pub mod validate;
+
+pub use model::*;

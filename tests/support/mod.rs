@@ -1,0 +1,287 @@
+//! Test harness: a throwaway PostgreSQL cluster per test binary (initdb into a temporary
+//! directory, a free port on 127.0.0.1, stopped when the test process exits), one fresh
+//! database per test, and helpers to run `psql` and the `strata` binary.
+//!
+//! When the tests run as root, the cluster runs as the unprivileged `nobody` user (PostgreSQL
+//! refuses to run as root).
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub struct Cluster {
+    pub port: u16,
+    pub bindir: PathBuf,
+    pub dir: PathBuf,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The PostgreSQL server binaries: `$STRATA_PG_BINDIR`, else `pg_config --bindir`.
+pub fn pg_bindir() -> PathBuf {
+    if let Ok(dir) = std::env::var("STRATA_PG_BINDIR") {
+        return PathBuf::from(dir);
+    }
+    let out = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .expect("pg_config not found: install PostgreSQL server binaries (scripts/setup-test-env.sh)");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn running_as_root() -> bool {
+    // SAFETY-free: read the effective uid from /proc to avoid a libc dependency.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Wraps a command so that it runs as `nobody` when we are root.
+fn as_server_user(program: &Path) -> Command {
+    if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
+        c.arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// The cluster shared by every test of this test binary, started on first use.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(start_cluster)
+}
+
+fn start_cluster() -> Cluster {
+    let bindir = pg_bindir();
+    let base = std::env::temp_dir().join(format!(
+        "strata-test-pg-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let data = base.join("data");
+    let out = as_server_user(&bindir.join("initdb"))
+        .args(["-D"])
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ])
+        .output()
+        .expect("initdb failed to start");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for _attempt in 0..5 {
+        let port = free_port();
+        // A watchdog shell owns the server: when this test process exits (normally or not),
+        // it stops the server and removes the directory.
+        let server = format!(
+            "{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+             -c shared_buffers=128MB",
+            bindir.join("postgres").display(),
+            data.display(),
+            base.display(),
+        );
+        let server = if running_as_root() {
+            format!("setpriv --reuid=nobody --regid=nogroup --clear-groups -- {server}")
+        } else {
+            server
+        };
+        let script = format!(
+            "{server} >{log} 2>&1 & pg=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.3; done; \
+             kill -INT $pg 2>/dev/null; wait $pg; rm -rf {base}",
+            log = base.join("server.log").display(),
+            parent = std::process::id(),
+            base = base.display(),
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("could not start the PostgreSQL watchdog");
+        if wait_ready(port) {
+            return Cluster {
+                port,
+                bindir,
+                dir: base,
+            };
+        }
+    }
+    let log = std::fs::read_to_string(base.join("server.log")).unwrap_or_default();
+    panic!("PostgreSQL did not start: {log}");
+}
+
+fn wait_ready(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let url = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres");
+        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+            if c.simple_query("SELECT 1").is_ok() {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates an empty database named after `hint` (plus a counter).
+    pub fn new(hint: &str) -> TestDb {
+        let c = cluster();
+        let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let clean: String = hint
+            .chars()
+            .map(|ch| if ch.is_ascii_alphanumeric() { ch.to_ascii_lowercase() } else { '_' })
+            .collect();
+        let name = format!("t{n}_{clean}");
+        let mut admin = postgres::Client::connect(
+            &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", c.port),
+            postgres::NoTls,
+        )
+        .unwrap();
+        admin
+            .simple_query(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+            .unwrap();
+        TestDb {
+            url: format!("postgres://postgres@127.0.0.1:{}/{name}", c.port),
+            name,
+        }
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+    }
+
+    /// Runs SQL through a simple-query batch; panics with the server message on failure.
+    pub fn execute(&self, sql: &str) {
+        let mut c = self.client();
+        if let Err(e) = c.batch_execute(sql) {
+            panic!("SQL failed on {}: {e:?}\n{sql}", self.name);
+        }
+    }
+
+    /// Runs a SQL file with psql (ON_ERROR_STOP), as a user would load a dump.
+    pub fn psql_file(&self, file: &Path) {
+        let out = self.psql().arg("-f").arg(file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql -f {} failed: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs SQL text with psql (ON_ERROR_STOP) and returns stdout.
+    pub fn psql_text(&self, sql: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .psql()
+            .args(["-A", "-t", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn psql(&self) -> Command {
+        let c = cluster();
+        let mut cmd = Command::new(c.bindir.join("psql"));
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.url]);
+        cmd
+    }
+
+    /// One value from a query.
+    pub fn scalar_i64(&self, sql: &str) -> i64 {
+        let mut c = self.client();
+        c.query_one(sql, &[]).unwrap().get(0)
+    }
+}
+
+/// Runs the `strata` binary with `args`.
+pub fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("could not run strata")
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file from the project's own fixtures.
+pub fn fixture(rel: &str) -> PathBuf {
+    repo_root().join("fixtures").join(rel)
+}
+
+/// A sample database from `../shared/fixtures`, or `None` (with a loud SKIPPED line) when this
+/// checkout has no shared fixtures, as in a user's fresh clone.
+pub fn shared_fixture(rel: &str) -> Option<PathBuf> {
+    let dir = std::env::var("STRATA_SHARED_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("../shared/fixtures"));
+    let path = dir.join(rel);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: shared fixture {} not found (set STRATA_SHARED_FIXTURES); this test did not run",
+            path.display()
+        );
+        None
+    }
+}
