@@ -1,12 +1,14 @@
 //! PostgreSQL: catalog inspection (`inspect.rs`), DDL rendering (`render.rs`) and connections
 //! (`connect.rs`).
 
+mod acl;
 pub mod connect;
 mod inspect;
+mod inspect_objects;
 pub mod render;
 
 use crate::engine::{Engine, InspectOptions};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::{EngineKind, Schema};
 
 pub use connect::ConnectionSpec;
@@ -36,18 +38,6 @@ impl Postgres {
     /// The underlying client, for callers that run their own statements.
     pub fn client(&mut self) -> &mut postgres::Client {
         &mut self.client
-    }
-
-    pub(crate) fn query_error(&self, what: &str, e: postgres::Error) -> Error {
-        let cause = match e.as_db_error() {
-            Some(db) => db.message().to_string(),
-            None => connect::error_chain(&e),
-        };
-        Error::Query {
-            target: self.display.clone(),
-            what: what.to_string(),
-            cause,
-        }
     }
 }
 
