@@ -31,7 +31,9 @@ impl Target {
         if let Some(rest) = input.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(bad("sqlite: URL without a path — use sqlite:PATH/TO/FILE.db"));
+                return Err(bad(
+                    "sqlite: URL without a path — use sqlite:PATH/TO/FILE.db",
+                ));
             }
             return Ok(Target::Sqlite(PathBuf::from(path)));
         }

@@ -11,7 +11,10 @@ pub fn validate(schema: &Schema) -> Result<(), String> {
     for t in &schema.tables {
         require_name("table", &t.schema, &t.name)?;
         if !relations.insert(qualified(&t.schema, &t.name)) {
-            return Err(format!("table {} is defined twice", qualified(&t.schema, &t.name)));
+            return Err(format!(
+                "table {} is defined twice",
+                qualified(&t.schema, &t.name)
+            ));
         }
     }
     for v in &schema.views {
@@ -25,7 +28,10 @@ pub fn validate(schema: &Schema) -> Result<(), String> {
     }
     unique(
         "sequence",
-        schema.sequences.iter().map(|s| qualified(&s.schema, &s.name)),
+        schema
+            .sequences
+            .iter()
+            .map(|s| qualified(&s.schema, &s.name)),
     )?;
     unique(
         "type",
@@ -34,8 +40,18 @@ pub fn validate(schema: &Schema) -> Result<(), String> {
             .iter()
             .map(|t| qualified(&t.schema, &t.name))
             .chain(schema.domains.iter().map(|t| qualified(&t.schema, &t.name)))
-            .chain(schema.composite_types.iter().map(|t| qualified(&t.schema, &t.name)))
-            .chain(schema.range_types.iter().map(|t| qualified(&t.schema, &t.name))),
+            .chain(
+                schema
+                    .composite_types
+                    .iter()
+                    .map(|t| qualified(&t.schema, &t.name)),
+            )
+            .chain(
+                schema
+                    .range_types
+                    .iter()
+                    .map(|t| qualified(&t.schema, &t.name)),
+            ),
     )?;
     unique(
         "function",
@@ -45,7 +61,10 @@ pub fn validate(schema: &Schema) -> Result<(), String> {
             .map(|f| format!("{}({})", qualified(&f.schema, &f.name), f.arguments)),
     )?;
     unique("schema", schema.schemas.iter().map(|s| s.name.clone()))?;
-    unique("extension", schema.extensions.iter().map(|e| e.name.clone()))?;
+    unique(
+        "extension",
+        schema.extensions.iter().map(|e| e.name.clone()),
+    )?;
     for t in &schema.tables {
         validate_table(t, &relations)?;
     }

@@ -28,10 +28,9 @@ pub fn pg_bindir() -> PathBuf {
     if let Ok(dir) = std::env::var("STRATA_PG_BINDIR") {
         return PathBuf::from(dir);
     }
-    let out = Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .expect("pg_config not found: install PostgreSQL server binaries (scripts/setup-test-env.sh)");
+    let out = Command::new("pg_config").arg("--bindir").output().expect(
+        "pg_config not found: install PostgreSQL server binaries (scripts/setup-test-env.sh)",
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -174,11 +173,20 @@ impl TestDb {
         let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
         let clean: String = hint
             .chars()
-            .map(|ch| if ch.is_ascii_alphanumeric() { ch.to_ascii_lowercase() } else { '_' })
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() {
+                    ch.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let name = format!("t{n}_{clean}");
         let mut admin = postgres::Client::connect(
-            &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", c.port),
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                c.port
+            ),
             postgres::NoTls,
         )
         .unwrap();
@@ -225,7 +233,12 @@ impl TestDb {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sql.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),

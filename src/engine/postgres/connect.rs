@@ -97,7 +97,9 @@ impl ConnectionSpec {
     /// Connects, turning failures into messages that say what to do.
     pub fn connect(&self) -> Result<postgres::Client> {
         let tls = self.tls()?;
-        self.config.connect(tls).map_err(|e| connect_error(&self.display, &self.config, &e))
+        self.config
+            .connect(tls)
+            .map_err(|e| connect_error(&self.display, &self.config, &e))
     }
 
     fn tls(&self) -> Result<MakeRustlsConnect> {
@@ -151,16 +153,10 @@ impl ConnectionSpec {
                 })?;
                 for cert in certs {
                     let cert = cert.map_err(|e| {
-                        Error::Unsupported(format!(
-                            "bad certificate in {}: {e}",
-                            path.display()
-                        ))
+                        Error::Unsupported(format!("bad certificate in {}: {e}", path.display()))
                     })?;
                     store.add(cert).map_err(|e| {
-                        Error::Unsupported(format!(
-                            "bad certificate in {}: {e}",
-                            path.display()
-                        ))
+                        Error::Unsupported(format!("bad certificate in {}: {e}", path.display()))
                     })?;
                 }
             }
@@ -235,7 +231,12 @@ fn pgpass_lookup(config: &postgres::Config) -> Option<String> {
         Host::Tcp(h) => h.clone(),
         Host::Unix(_) => "localhost".to_string(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname().unwrap_or_default();
     let user = config.get_user().unwrap_or_default();
     let wanted = [host.as_str(), port.as_str(), db, user];
@@ -278,9 +279,9 @@ fn connect_error(display: &str, config: &postgres::Config, e: &postgres::Error) 
     let db = config.get_dbname().unwrap_or("?");
     if let Some(db_error) = e.as_db_error() {
         let hint = match db_error.code().code() {
-            "28P01" | "28000" => format!(
-                " — check the password for role \"{user}\" (URL, PGPASSWORD or ~/.pgpass)"
-            ),
+            "28P01" | "28000" => {
+                format!(" — check the password for role \"{user}\" (URL, PGPASSWORD or ~/.pgpass)")
+            }
             "3D000" => format!(" — database \"{db}\" does not exist; create it or fix the name"),
             "53300" => " — the server has no free connection slots; try again later".into(),
             _ => String::new(),
@@ -295,7 +296,10 @@ fn connect_error(display: &str, config: &postgres::Config, e: &postgres::Error) 
     let lower = cause.to_lowercase();
     let hint = if lower.contains("refused") {
         " — is the server running and accepting connections on that host and port?"
-    } else if lower.contains("lookup") || lower.contains("resolve") || lower.contains("name or service") {
+    } else if lower.contains("lookup")
+        || lower.contains("resolve")
+        || lower.contains("name or service")
+    {
         " — check the host name"
     } else if lower.contains("timed out") || lower.contains("timeout") {
         " — the server did not answer in time; check the host, port and firewall"
@@ -438,7 +442,14 @@ mod tests {
 
     #[test]
     fn libpq_sslmodes_are_accepted_and_unknown_ones_rejected() {
-        for mode in ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] {
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
             assert!(ConnectionSpec::from_url(&format!("postgres://u@h/db?sslmode={mode}")).is_ok());
         }
         let err = ConnectionSpec::from_url("postgres://u:pw@h/db?sslmode=sometimes")
