@@ -101,6 +101,7 @@ fn start_cluster() -> Cluster {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    require_password_for_password_tests(&data);
     for _attempt in 0..5 {
         let port = free_port();
         // A watchdog shell owns the server: when this test process exits (normally or not),
@@ -144,6 +145,17 @@ fn start_cluster() -> Cluster {
     }
     let log = std::fs::read_to_string(base.join("server.log")).unwrap_or_default();
     panic!("PostgreSQL did not start: {log}");
+}
+
+/// Everyone is trusted except the role `strata_pw`, which must give its password: that is how
+/// the wrong-password error is tested.
+fn require_password_for_password_tests(data: &Path) {
+    let hba = data.join("pg_hba.conf");
+    let original = std::fs::read_to_string(&hba).expect("pg_hba.conf after initdb");
+    let rules = format!(
+        "host all strata_pw 127.0.0.1/32 scram-sha-256\nhost all strata_pw ::1/128 scram-sha-256\n{original}"
+    );
+    std::fs::write(&hba, rules).expect("write pg_hba.conf");
 }
 
 fn wait_ready(port: u16) -> bool {
