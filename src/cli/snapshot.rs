@@ -122,5 +122,9 @@ fn read_schema(args: &SnapshotArgs) -> Result<Schema> {
         return Schema::load(path);
     }
     let target = Target::parse(&args.database)?;
-    engine::inspect(&target, &args.inspect_options())
+    let (schema, notes) = engine::inspect(&target, &args.inspect_options())?;
+    for note in notes {
+        eprintln!("strata: note: {note}");
+    }
+    Ok(schema)
 }

@@ -40,6 +40,12 @@ pub trait Engine {
 
     /// Reads the database's schema into the model, in canonical order.
     fn inspect(&mut self, options: &InspectOptions) -> Result<Schema>;
+
+    /// What the last inspection saw but could not record (object kinds the model does not
+    /// cover yet), one line each; callers show these so nothing is left out silently.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Opens a connection to the named database (read-only where the engine allows).
@@ -50,9 +56,12 @@ pub fn open(target: &Target) -> Result<Box<dyn Engine>> {
     }
 }
 
-/// Inspects the named database: the library's one-call entry point.
-pub fn inspect(target: &Target, options: &InspectOptions) -> Result<Schema> {
-    open(target)?.inspect(options)
+/// Inspects the named database: the library's one-call entry point. Returns the schema and
+/// the engine's notes about objects it could not record.
+pub fn inspect(target: &Target, options: &InspectOptions) -> Result<(Schema, Vec<String>)> {
+    let mut engine = open(target)?;
+    let schema = engine.inspect(options)?;
+    Ok((schema, engine.notes()))
 }
 
 /// Deterministic DDL that recreates `schema` on an empty database of its engine.

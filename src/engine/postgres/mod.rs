@@ -17,6 +17,7 @@ pub use connect::ConnectionSpec;
 pub struct Postgres {
     client: postgres::Client,
     display: String,
+    notes: Vec<String>,
 }
 
 impl Postgres {
@@ -27,6 +28,7 @@ impl Postgres {
         Ok(Postgres {
             client,
             display: spec.display,
+            notes: Vec::new(),
         })
     }
 
@@ -47,6 +49,12 @@ impl Engine for Postgres {
     }
 
     fn inspect(&mut self, options: &InspectOptions) -> Result<Schema> {
-        inspect::inspect(self, options)
+        let (schema, notes) = inspect::inspect(self, options)?;
+        self.notes = notes;
+        Ok(schema)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 }
