@@ -33,7 +33,11 @@ fn failure(path: &str) -> String {
     let out = strata(&["snapshot", path]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
 }
@@ -50,11 +54,17 @@ fn a_valid_file_reloads_to_identical_text() {
 #[test]
 fn an_unknown_key_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let text = VALID.replace("    not_null: true\n", "    not_null: true\n    nullable: false\n");
+    let text = VALID.replace(
+        "    not_null: true\n",
+        "    not_null: true\n    nullable: false\n",
+    );
     let path = write(&dir, "unknown.yaml", &text);
     let stderr = failure(&path);
     assert!(stderr.contains("nullable"), "{stderr}");
-    assert!(stderr.contains("unknown.yaml:11"), "line 11 expected: {stderr}");
+    assert!(
+        stderr.contains("unknown.yaml:11"),
+        "line 11 expected: {stderr}"
+    );
 }
 
 #[test]
@@ -69,7 +79,11 @@ fn a_syntax_error_is_reported_with_file_and_line() {
 #[test]
 fn a_json_syntax_error_is_reported_with_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "broken.json", "{\n  \"format\": 1,\n  \"engine\": \n}\n");
+    let path = write(
+        &dir,
+        "broken.json",
+        "{\n  \"format\": 1,\n  \"engine\": \n}\n",
+    );
     let stderr = failure(&path);
     assert!(stderr.contains("broken.json:4:"), "{stderr}");
 }
@@ -77,7 +91,11 @@ fn a_json_syntax_error_is_reported_with_line_and_column() {
 #[test]
 fn a_newer_format_is_refused_with_an_upgrade_hint() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "future.yaml", &VALID.replace("format: 1", "format: 7"));
+    let path = write(
+        &dir,
+        "future.yaml",
+        &VALID.replace("format: 1", "format: 7"),
+    );
     let stderr = failure(&path);
     assert!(stderr.contains("upgrade strata"), "{stderr}");
 }
@@ -105,7 +123,10 @@ fn dangling_references_and_duplicates_name_the_object() {
         "  - name: id\n    type: text\n  constraints:",
     );
     let stderr = failure(&write(&dir, "dup.yaml", &duplicate));
-    assert!(stderr.contains("column of table public.customer id is defined twice"), "{stderr}");
+    assert!(
+        stderr.contains("column of table public.customer id is defined twice"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -113,7 +134,11 @@ fn a_schema_file_renders_to_sql() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(&dir, "schema.yaml", VALID);
     let out = strata(&["snapshot", &path, "--format", "sql"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sql = String::from_utf8_lossy(&out.stdout);
     assert!(sql.contains("CREATE TABLE public.customer"), "{sql}");
     assert!(sql.contains("PRIMARY KEY (id)"), "{sql}");
@@ -127,7 +152,10 @@ fn output_is_written_atomically_to_the_named_file() {
     let out = strata(&["snapshot", &input, "-o", output.to_str().unwrap()]);
     assert!(out.status.success());
     let text = std::fs::read_to_string(&output).unwrap();
-    assert!(text.trim_start().starts_with('{'), "extension .json selects JSON");
+    assert!(
+        text.trim_start().starts_with('{'),
+        "extension .json selects JSON"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())

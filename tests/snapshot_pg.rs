@@ -24,7 +24,10 @@ fn snapshot(url: &str, extra: &[&str]) -> String {
 /// Loads the Chinook PostgreSQL script into `db`, minus its own DROP/CREATE DATABASE and `\c`.
 fn load_chinook(db: &TestDb, script: &Path) {
     let text = std::fs::read_to_string(script).unwrap();
-    let start = text.find("\\c chinook;").expect("chinook script layout changed") + 11;
+    let start = text
+        .find("\\c chinook;")
+        .expect("chinook script layout changed")
+        + 11;
     let tmp = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(tmp.path(), &text[start..]).unwrap();
     db.psql_file(tmp.path());
@@ -132,7 +135,8 @@ fn model_counts(schema: &Schema) -> CatalogCounts {
         materialized_views: schema.views.iter().filter(|v| v.materialized).count() as i64,
         functions: schema.functions.len() as i64,
         triggers: (tables.iter().map(|t| t.triggers.len()).sum::<usize>()
-            + schema.views.iter().map(|v| v.triggers.len()).sum::<usize>()) as i64,
+            + schema.views.iter().map(|v| v.triggers.len()).sum::<usize>())
+            as i64,
         sequences: schema.sequences.len() as i64,
         indexes: (tables.iter().map(|t| t.indexes.len()).sum::<usize>()
             + schema.views.iter().map(|v| v.indexes.len()).sum::<usize>()
@@ -157,13 +161,21 @@ fn assert_counts_match(db: &TestDb, schema: &Schema) {
     let pairs = [
         ("tables", catalog.tables, model.tables),
         ("views", catalog.views, model.views),
-        ("materialized views", catalog.materialized_views, model.materialized_views),
+        (
+            "materialized views",
+            catalog.materialized_views,
+            model.materialized_views,
+        ),
         ("functions", catalog.functions, model.functions),
         ("triggers", catalog.triggers, model.triggers),
         ("sequences", catalog.sequences, model.sequences),
         ("indexes", catalog.indexes, model.indexes),
         ("constraints", catalog.constraints, model.constraints),
-        ("domain constraints", catalog.domain_constraints, model.domain_constraints),
+        (
+            "domain constraints",
+            catalog.domain_constraints,
+            model.domain_constraints,
+        ),
         ("types", catalog.types, model.types),
         ("policies", catalog.policies, model.policies),
     ];
@@ -193,7 +205,10 @@ fn pagila_snapshot_has_every_catalog_object() {
         schema
             .tables
             .iter()
-            .filter(|t| t.partition_of.as_ref().is_some_and(|p| p.parent == "public.payment"))
+            .filter(|t| t
+                .partition_of
+                .as_ref()
+                .is_some_and(|p| p.parent == "public.payment"))
             .count(),
         7
     );
@@ -271,7 +286,11 @@ fn snapshot_is_byte_identical_across_runs_and_creation_orders() {
          CREATE VIEW open_orders AS SELECT o.id, c.email FROM orders o JOIN customer c
            ON c.id = o.customer_id WHERE o.state = 'new';",
     );
-    assert_eq!(first, snapshot(&b.url, &[]), "creation order leaked into the file");
+    assert_eq!(
+        first,
+        snapshot(&b.url, &[]),
+        "creation order leaked into the file"
+    );
     // JSON is the same model.
     let json = snapshot(&a.url, &["--format", "json"]);
     assert_eq!(
@@ -289,13 +308,20 @@ fn a_column_comment_changes_exactly_one_line_of_the_file() {
     let after = snapshot(&db.url, &[]);
     let before_lines: Vec<&str> = before.lines().collect();
     let after_lines: Vec<&str> = after.lines().collect();
-    assert_eq!(after_lines.len(), before_lines.len() + 1, "expected one added line");
+    assert_eq!(
+        after_lines.len(),
+        before_lines.len() + 1,
+        "expected one added line"
+    );
     let position = before_lines
         .iter()
         .zip(&after_lines)
         .position(|(a, b)| a != b)
         .expect("files should differ");
-    assert_eq!(after_lines[position].trim(), "comment: Login and contact address");
+    assert_eq!(
+        after_lines[position].trim(),
+        "comment: Login and contact address"
+    );
     assert_eq!(before_lines[position..], after_lines[position + 1..]);
 }
 
@@ -351,7 +377,11 @@ fn assert_clean_failure(args: &[&str], expected: &str) {
     let out = strata(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
         stderr.to_lowercase().contains(&expected.to_lowercase()),
@@ -369,7 +399,10 @@ fn connection_failures_are_one_line_errors_with_exit_code_2() {
         .unwrap()
         .port();
     assert_clean_failure(
-        &["snapshot", &format!("postgres://postgres@127.0.0.1:{closed}/x")],
+        &[
+            "snapshot",
+            &format!("postgres://postgres@127.0.0.1:{closed}/x"),
+        ],
         "is the server running",
     );
     assert_clean_failure(
@@ -391,12 +424,18 @@ fn wrong_password_is_reported_without_echoing_it() {
          EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
     );
     let port = support::cluster().port;
-    let url = format!("postgres://strata_pw:wrong-one@127.0.0.1:{port}/{}", db.name);
+    let url = format!(
+        "postgres://strata_pw:wrong-one@127.0.0.1:{port}/{}",
+        db.name
+    );
     assert_clean_failure(&["snapshot", &url], "password authentication failed");
     let out = strata(&["snapshot", &url]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-one"));
     // The right password works, proving the failure above was about the password.
-    let good = format!("postgres://strata_pw:right-one@127.0.0.1:{port}/{}", db.name);
+    let good = format!(
+        "postgres://strata_pw:right-one@127.0.0.1:{port}/{}",
+        db.name
+    );
     assert!(strata(&["snapshot", &good]).status.success());
 }
 
@@ -413,7 +452,11 @@ fn environment_variables_fill_in_what_the_url_leaves_out() {
         .env("PGSSLMODE", "disable")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("name: from_env"));
 }
 

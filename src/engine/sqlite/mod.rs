@@ -1,6 +1,11 @@
-//! SQLite: inspection (`inspect.rs`) and DDL rendering (`render.rs`).
+//! SQLite: inspection (`inspect.rs`) and DDL rendering (`render.rs`), with the pieces they
+//! share: a tokenizer for stored SQL (`lexer.rs`), a `CREATE TABLE` parser (`create_table.rs`)
+//! and the constraint naming rule and canonical clauses (`constraints.rs`).
 
+mod constraints;
+mod create_table;
 mod inspect;
+mod lexer;
 pub mod render;
 
 use std::path::Path;
@@ -13,6 +18,8 @@ use crate::schema::{EngineKind, Schema};
 pub struct Sqlite {
     conn: rusqlite::Connection,
     display: String,
+    /// What the last inspection could not record.
+    notes: Vec<String>,
 }
 
 impl Sqlite {
@@ -29,7 +36,11 @@ impl Sqlite {
             cause: e.to_string(),
             hint: String::new(),
         })?;
-        Ok(Sqlite { conn, display })
+        Ok(Sqlite {
+            conn,
+            display,
+            notes: Vec::new(),
+        })
     }
 }
 
@@ -39,6 +50,12 @@ impl Engine for Sqlite {
     }
 
     fn inspect(&mut self, options: &InspectOptions) -> Result<Schema> {
-        inspect::inspect(&self.conn, &self.display, options)
+        let (schema, notes) = inspect::inspect(&self.conn, &self.display, options)?;
+        self.notes = notes;
+        Ok(schema)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 }
