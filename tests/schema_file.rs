@@ -101,22 +101,12 @@ fn a_newer_format_is_refused_with_an_upgrade_hint() {
 }
 
 #[test]
-fn dangling_references_and_duplicates_name_the_object() {
+fn bad_column_references_and_duplicates_name_the_object() {
     let dir = tempfile::tempdir().unwrap();
-    let fk = VALID.to_string()
-        + "  - name: customer_region_fkey
-    kind: foreign_key
-    definition: FOREIGN KEY (id) REFERENCES public.region(id)
-    columns:
-    - id
-    references:
-      table: public.region
-      columns:
-      - id
-";
-    let stderr = failure(&write(&dir, "fk.yaml", &fk));
-    assert!(stderr.contains("public.region"), "{stderr}");
-    assert!(stderr.contains("customer_region_fkey"), "{stderr}");
+    let bad_column = VALID.replace("    columns:\n    - id\n", "    columns:\n    - customer_id\n");
+    let stderr = failure(&write(&dir, "col.yaml", &bad_column));
+    assert!(stderr.contains("customer_pkey"), "{stderr}");
+    assert!(stderr.contains("customer_id"), "{stderr}");
 
     let duplicate = VALID.replace(
         "  constraints:",

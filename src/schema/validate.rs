@@ -130,14 +130,8 @@ fn validate_table(t: &Table, relations: &HashSet<String>) -> Result<(), String> 
                 ));
             }
         }
-        if let Some(target) = &c.references {
-            if !relations.contains(&target.table) {
-                return Err(format!(
-                    "table {name}: foreign key {} references {}, which is not in the file",
-                    c.name, target.table
-                ));
-            }
-        }
+        // A foreign key may point outside the file: SQLite allows references to missing
+        // tables, and `--schema` / `--exclude-table` can leave the referenced table out.
     }
     if let Some(p) = &t.partition_of {
         if !relations.contains(&p.parent) {
