@@ -5,6 +5,7 @@
 //! the canonical schema file. The `strata` binary is a thin layer over [`cli`].
 
 pub mod cli;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod schema;

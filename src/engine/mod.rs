@@ -5,8 +5,10 @@
 pub mod postgres;
 pub mod sqlite;
 
+use crate::diff::{PlanOptions, Step};
 use crate::error::Result;
-use crate::schema::{EngineKind, Schema};
+use crate::schema::key::{ObjectKey, Statement};
+use crate::schema::{EngineKind, Schema, Table};
 use crate::target::Target;
 
 /// What to include when inspecting a database.
@@ -62,6 +64,73 @@ pub fn inspect(target: &Target, options: &InspectOptions) -> Result<(Schema, Vec
     let mut engine = open(target)?;
     let schema = engine.inspect(options)?;
     Ok((schema, engine.notes()))
+}
+
+/// How an engine spells schema changes. The planner ([`crate::diff`]) decides *what* changes;
+/// the dialect writes the SQL, with the hazards, inverse and pre-check of each statement.
+pub trait Dialect {
+    /// The whole schema's creation script, each statement tagged with its object, in an order
+    /// the engine accepts on an empty database.
+    fn creation_script(&self, schema: &Schema) -> Vec<Statement>;
+
+    /// The step(s) running one statement of the target's creation script.
+    fn create(&self, statement: &Statement, target: &Schema, context: CreateContext) -> Vec<Step>;
+
+    /// The step(s) removing an object as it exists in `source`. `created_by` holds the
+    /// source statements that created it (the inverse of the drop).
+    fn drop(&self, key: &ObjectKey, source: &Schema, created_by: &str) -> Vec<Step>;
+
+    /// How to turn table `from` into `to` without recreating it, if possible.
+    fn alter_table(&self, from: &Table, to: &Table, source: &Schema, target: &Schema)
+        -> TableChange;
+
+    /// An in-place change of any other object, or `None` when it must be dropped and created.
+    fn alter_in_place(&self, key: &ObjectKey, source: &Schema, target: &Schema) -> Option<InPlace>;
+
+    fn rename_table(&self, old_schema: &str, old_name: &str, new_schema: &str, new_name: &str)
+        -> String;
+    fn rename_column(&self, schema: &str, table: &str, old: &str, new: &str) -> String;
+    fn quote_ident(&self, name: &str) -> String;
+    fn quote_qualified(&self, schema: &str, name: &str) -> String;
+}
+
+/// Where a created statement stands in the plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreateContext {
+    /// The object existed before and was dropped earlier in the plan.
+    pub recreated: bool,
+    /// The table the object belongs to is created by this plan (so it is empty).
+    pub table_is_new: bool,
+    pub online: bool,
+}
+
+/// The outcome of comparing two versions of a table.
+pub enum TableChange {
+    /// Altered in place by these steps. `changed_columns` lists columns whose type changed or
+    /// that were dropped: what reads them must be recreated around the change.
+    InPlace {
+        steps: Vec<Step>,
+        changed_columns: Vec<String>,
+    },
+    /// Must be dropped and created again (e.g. a different partition key).
+    Recreate,
+}
+
+/// An in-place change of a non-table object.
+pub struct InPlace {
+    pub steps: Vec<Step>,
+    /// `(table, column)` pairs whose type the change rewrites (an enum rebuilt).
+    pub changed_columns: Vec<(String, String)>,
+}
+
+/// The dialect of an engine.
+pub fn dialect(engine: EngineKind) -> Result<&'static dyn Dialect> {
+    match engine {
+        EngineKind::Postgres => Ok(&postgres::migrate::PostgresDialect),
+        EngineKind::Sqlite => Err(crate::Error::Unsupported(
+            "planning changes for SQLite is not supported yet".into(),
+        )),
+    }
 }
 
 /// Deterministic DDL that recreates `schema` on an empty database of its engine.

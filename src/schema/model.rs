@@ -308,6 +308,11 @@ pub struct Table {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub schema: String,
     pub name: String,
+    /// Written by hand in a schema file: the table's previous name (bare, or `schema.name`),
+    /// so that a plan renames it instead of dropping it and creating a new one. Never
+    /// produced by inspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub unlogged: bool,
     /// Partition key of a partitioned table, as `pg_get_partkeydef` renders it.
@@ -364,6 +369,10 @@ pub struct PartitionOf {
 #[serde(deny_unknown_fields)]
 pub struct Column {
     pub name: String,
+    /// Written by hand in a schema file: the column's previous name, so that a plan renames
+    /// it instead of dropping it and adding a new one. Never produced by inspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// Type as `format_type` renders it (PostgreSQL) or as declared (SQLite; may be empty).
     #[serde(rename = "type")]
     pub data_type: String,

@@ -225,6 +225,7 @@ fn read_relations(catalog: &mut Catalog, schema: &mut Schema) -> Result<()> {
         schema.tables.push(Table {
             schema: ns,
             name,
+            renamed_from: None,
             unlogged: row.get::<_, String>(4) == "u",
             partition_by: row.get(5),
             partition_of: row.get::<_, Option<String>>(6).map(|bound| PartitionOf {
@@ -424,6 +425,7 @@ fn read_columns(
         };
         table.columns.push(Column {
             name: row.get(1),
+            renamed_from: None,
             data_type: row.get(2),
             collation: row.get(3),
             not_null: row.get(4),

@@ -293,6 +293,7 @@ fn model_table(
     Ok(Table {
         schema: String::new(),
         name: facts.name.clone(),
+        renamed_from: None,
         unlogged: false,
         partition_by: None,
         partition_of: None,
@@ -375,6 +376,7 @@ fn model_column(
     });
     Ok(Column {
         name: pragma.name.clone(),
+        renamed_from: None,
         data_type: parsed.data_type.clone(),
         collation: parsed.collation.as_deref().map(canonical_collation),
         not_null: pragma.not_null,
