@@ -103,7 +103,10 @@ fn a_newer_format_is_refused_with_an_upgrade_hint() {
 #[test]
 fn bad_column_references_and_duplicates_name_the_object() {
     let dir = tempfile::tempdir().unwrap();
-    let bad_column = VALID.replace("    columns:\n    - id\n", "    columns:\n    - customer_id\n");
+    let bad_column = VALID.replace(
+        "    columns:\n    - id\n",
+        "    columns:\n    - customer_id\n",
+    );
     let stderr = failure(&write(&dir, "col.yaml", &bad_column));
     assert!(stderr.contains("customer_pkey"), "{stderr}");
     assert!(stderr.contains("customer_id"), "{stderr}");

@@ -12,39 +12,88 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ObjectKey {
-    Schema { name: String },
-    Extension { name: String },
-    Collation { name: String },
+    Schema {
+        name: String,
+    },
+    Extension {
+        name: String,
+    },
+    Collation {
+        name: String,
+    },
     /// Enum, domain, composite or range type.
-    Type { name: String },
-    Sequence { name: String },
+    Type {
+        name: String,
+    },
+    Sequence {
+        name: String,
+    },
     /// `ALTER SEQUENCE … OWNED BY`.
-    SequenceOwner { name: String },
+    SequenceOwner {
+        name: String,
+    },
     /// `schema.name(identity arguments)`.
-    Function { name: String },
-    Table { name: String },
+    Function {
+        name: String,
+    },
+    Table {
+        name: String,
+    },
     /// Column-level statements emitted apart from `CREATE TABLE` (defaults, NOT NULL of
     /// inherited columns).
-    Column { table: String, column: String },
-    Constraint { table: String, name: String },
+    Column {
+        table: String,
+        column: String,
+    },
+    Constraint {
+        table: String,
+        name: String,
+    },
     /// Indexes are named `schema.index` (index names are schema-wide).
-    Index { name: String },
+    Index {
+        name: String,
+    },
     /// `ALTER INDEX parent ATTACH PARTITION child`, keyed by the child index.
-    IndexAttachment { name: String },
-    Trigger { table: String, name: String },
-    Rule { table: String, name: String },
+    IndexAttachment {
+        name: String,
+    },
+    Trigger {
+        table: String,
+        name: String,
+    },
+    Rule {
+        table: String,
+        name: String,
+    },
     /// ENABLE / FORCE ROW LEVEL SECURITY of a table.
-    RowSecurity { table: String },
-    Policy { table: String, name: String },
-    ReplicaIdentity { table: String },
+    RowSecurity {
+        table: String,
+    },
+    Policy {
+        table: String,
+        name: String,
+    },
+    ReplicaIdentity {
+        table: String,
+    },
     /// View or materialized view.
-    View { name: String },
-    EventTrigger { name: String },
-    Publication { name: String },
+    View {
+        name: String,
+    },
+    EventTrigger {
+        name: String,
+    },
+    Publication {
+        name: String,
+    },
     /// `COMMENT ON` the object.
-    Comment { on: Box<ObjectKey> },
+    Comment {
+        on: Box<ObjectKey>,
+    },
     /// Owner and grants of the object.
-    Access { on: Box<ObjectKey> },
+    Access {
+        on: Box<ObjectKey>,
+    },
 }
 
 impl ObjectKey {

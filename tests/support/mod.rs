@@ -127,6 +127,8 @@ fn start_cluster() -> Cluster {
             parent = std::process::id(),
             base = base.display(),
         );
+        // The watchdog is never waited for: it must outlive this process to clean up after it.
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .arg("-c")
             .arg(script)

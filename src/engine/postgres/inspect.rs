@@ -514,10 +514,16 @@ fn read_constraints(
          JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
          LEFT JOIN pg_catalog.pg_class fc ON fc.oid = c.confrelid \
          LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace \
-         WHERE c.contype IN ('p', 'u', 'c', 'f', 'x') AND {USER_SCHEMAS}",
+         WHERE c.contype IN ('p', 'u', 'c', 'f', 'x') AND {USER_SCHEMAS} \
+           AND NOT (c.contype = 'f' AND c.conparentid <> 0 AND EXISTS ( \
+                SELECT 1 FROM pg_catalog.pg_constraint parent \
+                 WHERE parent.oid = c.conparentid AND parent.conrelid = c.conrelid))",
         columns = attnames("c.conkey", "c.conrelid"),
         ref_columns = attnames("c.confkey", "c.confrelid"),
     );
+    // A foreign key to a partitioned table gets a server-made clone per referenced partition,
+    // on the same referencing table, with names that depend on creation order: pg_dump leaves
+    // them out, and so does this.
     for row in catalog.rows("constraints", &sql)? {
         let Some(table) = table_mut(schema, slots, row.get(0)) else {
             continue;

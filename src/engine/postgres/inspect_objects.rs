@@ -56,13 +56,12 @@ fn read_namespaces(catalog: &mut Catalog, schema: &mut Schema) -> Result<()> {
 
 fn read_extensions(catalog: &mut Catalog, schema: &mut Schema) -> Result<()> {
     // plpgsql is part of every database's template; recording it would be noise.
-    let sql = format!(
+    let sql =
         "SELECT e.extname, n.nspname, e.extversion, \
            pg_catalog.obj_description(e.oid, 'pg_extension') \
          FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
-         WHERE e.extname <> 'plpgsql' AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1::text[]))"
-    );
-    for row in catalog.rows("extensions", &sql)? {
+         WHERE e.extname <> 'plpgsql' AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1::text[]))";
+    for row in catalog.rows("extensions", sql)? {
         schema.extensions.push(Extension {
             name: row.get(0),
             schema: row.get(1),
@@ -335,7 +334,10 @@ fn read_functions(catalog: &mut Catalog, schema: &mut Schema) -> Result<()> {
            pg_catalog.obj_description(p.oid, 'pg_proc'), \
            pg_catalog.pg_get_userbyid(p.proowner), p.proacl::text[] \
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-         WHERE {USER_SCHEMAS} AND {}",
+         WHERE {USER_SCHEMAS} AND {} \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i \
+                            WHERE i.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+                              AND i.objid = p.oid AND i.deptype = 'i')",
         not_extension_member("pg_proc", "p.oid")
     );
     let mut by_oid: HashMap<Oid, usize> = HashMap::new();
