@@ -49,6 +49,23 @@ pub enum Error {
     /// A request the engine cannot satisfy (e.g. an option that does not apply to it).
     #[error("{0}")]
     Unsupported(String),
+
+    /// A plan step failed on the server; everything in the transaction was rolled back.
+    #[error("{target}: step {number} of {total} ({reason}) failed: {cause}{rolled_back} — SQL: {sql}")]
+    StepFailed {
+        target: String,
+        number: usize,
+        total: usize,
+        reason: String,
+        sql: String,
+        cause: String,
+        /// Says what was rolled back and what was not.
+        rolled_back: String,
+    },
+
+    /// The user's safeguards stopped the command (hazards not allowed, stale plan, no TTY).
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn schema_file_message(

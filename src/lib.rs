@@ -4,6 +4,7 @@
 //! inspects it into the engine-neutral [`schema`] model, and [`schema::file`] reads and writes
 //! the canonical schema file. The `strata` binary is a thin layer over [`cli`].
 
+pub mod apply;
 pub mod cli;
 pub mod diff;
 pub mod engine;

@@ -1,7 +1,12 @@
 //! Command-line interface: argument parsing (clap derive) and one file per subcommand. The
 //! subcommands format results; the work itself happens in the library.
 
+mod apply;
+mod diff;
+mod drift;
+mod plan_text;
 mod snapshot;
+mod source;
 
 use std::process::ExitCode;
 
@@ -21,6 +26,13 @@ pub struct Cli {
 pub enum Command {
     /// Write a database's schema as a canonical, deterministic schema file.
     Snapshot(snapshot::SnapshotArgs),
+    /// Print the ordered plan (SQL, reasons, hazards) that turns FROM into TO. Exit 1 when
+    /// there are differences.
+    Diff(diff::DiffArgs),
+    /// Make a database match a schema file: show the plan, then apply it atomically.
+    Apply(apply::ApplyArgs),
+    /// Check that a database still matches its schema file (exit 1 when it drifted).
+    Drift(drift::DriftArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -37,6 +49,9 @@ pub mod exit {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Snapshot(args) => snapshot::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Drift(args) => drift::run(args),
     }
 }
 

@@ -9,6 +9,7 @@
 //! are stable and listed in `docs/PLAN.md`.
 
 mod changes;
+pub mod summary;
 mod hazard;
 mod rename;
 
@@ -19,7 +20,13 @@ use crate::error::{Error, Result};
 use crate::schema::key::ObjectKey;
 use crate::schema::{EngineKind, Schema};
 
+pub(crate) use changes::create_step;
 pub use hazard::{Hazard, HazardKind};
+
+/// Every hazard kind, in the order they are documented.
+pub fn hazard_kinds() -> &'static [HazardKind] {
+    &hazard::ALL
+}
 
 /// Version of the plan document format.
 pub const PLAN_FORMAT: u32 = 1;

@@ -5,7 +5,7 @@
 pub mod postgres;
 pub mod sqlite;
 
-use crate::diff::{PlanOptions, Step};
+use crate::diff::Step;
 use crate::error::Result;
 use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{EngineKind, Schema, Table};
@@ -48,6 +48,33 @@ pub trait Engine {
     fn notes(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Runs plan steps atomically where the engine allows. `verify` sees the schema as the
+    /// steps left it, before anything is committed; an error from it rolls everything back.
+    fn execute(
+        &mut self,
+        steps: &[Step],
+        options: &ExecuteOptions,
+        verify: &mut dyn FnMut(&Schema) -> Result<()>,
+    ) -> Result<()>;
+
+    /// Runs a query returning one count (a step's pre-check).
+    fn count(&mut self, sql: &str) -> Result<i64>;
+
+    /// How this engine spells schema changes.
+    fn dialect(&self) -> Result<&'static dyn Dialect> {
+        dialect(self.kind())
+    }
+}
+
+/// How a plan is executed.
+#[derive(Debug, Clone)]
+pub struct ExecuteOptions {
+    /// Longest wait for a lock before a step gives up (so an apply never queues behind a
+    /// long transaction and blocks the application behind it).
+    pub lock_timeout: std::time::Duration,
+    /// Scope of the verifying inspection (the same as the plan's).
+    pub inspect: InspectOptions,
 }
 
 /// Opens a connection to the named database (read-only where the engine allows).

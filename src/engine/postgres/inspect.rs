@@ -95,9 +95,19 @@ pub(super) fn inspect(
         .read_only(true)
         .start()
         .map_err(|e| query_error(&display, "the catalog (starting a transaction)", e))?;
+    inspect_in(tx, &display, options)
+}
+
+/// Inspects within `tx` (a transaction of its own, or a savepoint of a migration that wants
+/// to see its own changes) and ends it.
+pub(super) fn inspect_in(
+    tx: Transaction<'_>,
+    display: &str,
+    options: &InspectOptions,
+) -> Result<(Schema, Vec<String>)> {
     let mut catalog = Catalog {
         tx,
-        display,
+        display: display.to_string(),
         schemas: options.schemas.clone(),
         options: options.clone(),
     };

@@ -387,13 +387,13 @@ pub(super) fn drop_sql(key: &ObjectKey, schema: &Schema) -> Option<String> {
         ObjectKey::Comment { on } => {
             let statement = super::render::statements(schema)
                 .into_iter()
-                .find(|s| matches!(&s.key, ObjectKey::Comment { on: o } if o == on))?;
+                .find(|s| matches!(&s.key, ObjectKey::Comment { on: o } if o.as_ref() == on.as_ref()))?;
             comment_removal(&statement.sql)?
         }
         ObjectKey::Access { on } => {
             let statements: Vec<String> = super::render::statements(schema)
                 .into_iter()
-                .filter(|s| matches!(&s.key, ObjectKey::Access { on: o } if o == on))
+                .filter(|s| matches!(&s.key, ObjectKey::Access { on: o } if o.as_ref() == on.as_ref()))
                 .filter_map(|s| grant_to_revoke(&s.sql))
                 .collect();
             if statements.is_empty() {

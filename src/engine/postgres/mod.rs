@@ -3,11 +3,16 @@
 
 mod acl;
 pub mod connect;
+mod execute;
 mod inspect;
 mod inspect_objects;
+pub mod migrate;
+mod migrate_table;
 pub mod render;
+mod types_change;
 
-use crate::engine::{Engine, InspectOptions};
+use crate::diff::Step;
+use crate::engine::{Engine, ExecuteOptions, InspectOptions};
 use crate::error::Result;
 use crate::schema::{EngineKind, Schema};
 
@@ -56,5 +61,18 @@ impl Engine for Postgres {
 
     fn notes(&self) -> Vec<String> {
         self.notes.clone()
+    }
+
+    fn execute(
+        &mut self,
+        steps: &[Step],
+        options: &ExecuteOptions,
+        verify: &mut dyn FnMut(&Schema) -> Result<()>,
+    ) -> Result<()> {
+        self.execute_steps(steps, options, verify)
+    }
+
+    fn count(&mut self, sql: &str) -> Result<i64> {
+        self.count_rows(sql)
     }
 }

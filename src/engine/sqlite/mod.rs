@@ -10,7 +10,8 @@ pub mod render;
 
 use std::path::Path;
 
-use crate::engine::{Engine, InspectOptions};
+use crate::diff::Step;
+use crate::engine::{Engine, ExecuteOptions, InspectOptions};
 use crate::error::Result;
 use crate::schema::{EngineKind, Schema};
 
@@ -57,5 +58,27 @@ impl Engine for Sqlite {
 
     fn notes(&self) -> Vec<String> {
         self.notes.clone()
+    }
+
+    fn execute(
+        &mut self,
+        _steps: &[Step],
+        _options: &ExecuteOptions,
+        _verify: &mut dyn FnMut(&Schema) -> Result<()>,
+    ) -> Result<()> {
+        Err(crate::Error::Unsupported(format!(
+            "{}: applying schema changes to SQLite is not supported yet",
+            self.display
+        )))
+    }
+
+    fn count(&mut self, sql: &str) -> Result<i64> {
+        self.conn
+            .query_row(sql, [], |row| row.get(0))
+            .map_err(|e| crate::Error::Query {
+                target: self.display.clone(),
+                what: format!("pre-check `{sql}`"),
+                cause: e.to_string(),
+            })
     }
 }

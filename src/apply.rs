@@ -1,0 +1,182 @@
+//! The apply workflow: make a live database match a schema file.
+//!
+//! inspect the target → plan (or load a reviewed plan and check it is still current) → check
+//! hazards against what the user allowed → (dry run: run the pre-checks and stop) → execute
+//! atomically, verifying inside the transaction that nothing is left to do.
+
+use std::collections::BTreeSet;
+
+use crate::diff::{self, HazardKind, Plan, PlanOptions};
+use crate::engine::{self, Engine, ExecuteOptions, InspectOptions};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::target::Target;
+
+/// Hazard kinds the user allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Allowed {
+    pub all: bool,
+    pub kinds: BTreeSet<HazardKind>,
+}
+
+impl Allowed {
+    fn permits(&self, kind: HazardKind) -> bool {
+        self.all || self.kinds.contains(&kind) || !kind.needs_permission()
+    }
+}
+
+/// An open target with its current schema and the plan that would bring it to the desired
+/// one.
+pub struct Prepared {
+    pub engine: Box<dyn Engine>,
+    pub current: Schema,
+    pub plan: Plan,
+}
+
+/// Connects to `target`, inspects it and plans the migration to `desired`. With `reviewed`,
+/// the reviewed plan is used instead, after checking it was made for this file and for the
+/// database as it is now.
+pub fn prepare(
+    desired: &Schema,
+    target: &Target,
+    reviewed: Option<Plan>,
+    options: &PlanOptions,
+    inspect: &InspectOptions,
+) -> Result<Prepared> {
+    let mut engine = engine::open(target)?;
+    let current = engine.inspect(inspect)?;
+    let desired = convert_if_needed(desired, &current)?;
+    let plan = match reviewed {
+        Some(plan) => {
+            check_reviewed_plan(&plan, &desired, &current, target)?;
+            plan
+        }
+        None => diff::plan(&current, &desired, engine.dialect()?, options)?,
+    };
+    Ok(Prepared {
+        engine,
+        current,
+        plan,
+    })
+}
+
+fn convert_if_needed(desired: &Schema, current: &Schema) -> Result<Schema> {
+    if desired.engine != current.engine {
+        return Err(Error::Unsupported(format!(
+            "the schema file is for {} but the database is {} — cross-engine conversion is not \
+             supported yet",
+            desired.engine, current.engine
+        )));
+    }
+    Ok(desired.clone())
+}
+
+fn check_reviewed_plan(plan: &Plan, desired: &Schema, current: &Schema, target: &Target) -> Result<()> {
+    if plan.target_hash != diff::schema_hash(desired) {
+        return Err(Error::Refused(
+            "the plan was made for a different schema file (its target hash does not match this \
+             file) — make a new plan with `strata diff … --format json`"
+                .into(),
+        ));
+    }
+    if plan.source_hash != diff::schema_hash(current) {
+        return Err(Error::Refused(format!(
+            "{} has changed since the plan was made (its schema hash is no longer the plan's \
+             source hash) — review a new plan",
+            target.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses when a step has a hazard the user did not allow, naming the steps.
+pub fn check_hazards(plan: &Plan, allowed: &Allowed) -> Result<()> {
+    let mut refused = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        for hazard in &step.hazards {
+            if !allowed.permits(hazard.kind) {
+                refused.push(format!("step {} ({}): {}", i + 1, step.reason, hazard.message));
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let kinds: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.hazards)
+        .filter(|h| !allowed.permits(h.kind))
+        .map(|h| h.kind.name())
+        .collect();
+    let flags: Vec<String> = kinds.iter().map(|k| format!("--allow-hazard {k}")).collect();
+    Err(Error::Refused(format!(
+        "refusing {} hazardous step(s): {} — rerun with {} (or --allow-all-hazards) if this is intended",
+        refused.len(),
+        refused.join("; "),
+        flags.join(" ")
+    )))
+}
+
+/// A pre-check's result: how many rows would make step `step` (1-based) fail.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PrecheckResult {
+    pub step: usize,
+    pub violations: i64,
+    pub query: String,
+}
+
+/// Runs every step's pre-check (read-only counting queries).
+pub fn run_prechecks(engine: &mut dyn Engine, plan: &Plan) -> Result<Vec<PrecheckResult>> {
+    let mut results = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        if let Some(query) = &step.precheck {
+            results.push(PrecheckResult {
+                step: i + 1,
+                violations: engine.count(query)?,
+                query: query.clone(),
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// Executes the plan. Before committing, the database is inspected inside the transaction and
+/// planned against `desired` once more: anything left to do means the plan was wrong, and the
+/// transaction is rolled back.
+pub fn execute(prepared: &mut Prepared, desired: &Schema, options: &ExecuteOptions) -> Result<()> {
+    let dialect = prepared.engine.dialect()?;
+    // Concurrent index builds run after the commit, so they are still missing at this point.
+    let runs_after_commit: Vec<&crate::schema::key::ObjectKey> = prepared
+        .plan
+        .steps
+        .iter()
+        .filter(|s| !s.transactional && s.sql.contains("CONCURRENTLY"))
+        .map(|s| &s.object)
+        .collect();
+    let mut verify = |after: &Schema| -> Result<()> {
+        let residual = diff::plan(after, desired, dialect, &PlanOptions::default())?;
+        let left: Vec<&diff::Step> = residual
+            .steps
+            .iter()
+            .filter(|s| !runs_after_commit.contains(&&s.object))
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        let remaining: Vec<String> = left
+            .iter()
+            .take(5)
+            .map(|s| format!("{} [{}]", s.reason, s.sql.lines().next().unwrap_or("")))
+            .collect();
+        Err(Error::Refused(format!(
+            "after the plan ran, {} step(s) were still needed ({}) — this is a Strata planner \
+             bug; the transaction was rolled back and the database is unchanged",
+            left.len(),
+            remaining.join("; ")
+        )))
+    };
+    prepared
+        .engine
+        .execute(&prepared.plan.steps, options, &mut verify)
+}

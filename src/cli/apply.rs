@@ -1,0 +1,169 @@
+//! `strata apply FILE --to DATABASE`: show the plan, then make the database match the file,
+//! atomically.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::apply::{self, Allowed};
+use crate::diff::{HazardKind, Plan, PlanOptions};
+use crate::engine::{ExecuteOptions, InspectOptions};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::target::Target;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The schema file the database should match.
+    pub file: PathBuf,
+    /// The database to change: URL or SQLite file.
+    #[arg(long)]
+    pub to: String,
+    /// Print the plan (and the pre-check counts) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Allow steps with this hazard (data-loss, table-rewrite, long-lock, irreversible,
+    /// may-fail, possible-rename); repeatable. Only data-loss is refused by default.
+    #[arg(long = "allow-hazard", value_name = "KIND", value_parser = parse_hazard)]
+    pub allow_hazards: Vec<HazardKind>,
+    /// Allow every hazard.
+    #[arg(long)]
+    pub allow_all_hazards: bool,
+    /// Apply this reviewed plan (from `strata diff --format json`) instead of planning again;
+    /// refused if the database changed since it was made.
+    #[arg(long, value_name = "PLAN.json")]
+    pub plan: Option<PathBuf>,
+    /// Use lock-light forms (concurrent index builds, NOT VALID + VALIDATE).
+    #[arg(long)]
+    pub online: bool,
+    /// Longest wait for a lock per statement, e.g. 5s, 500ms, 1m.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+    /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_hazard(s: &str) -> std::result::Result<HazardKind, String> {
+    HazardKind::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = crate::diff::hazard_kinds().iter().map(|k| k.name()).collect();
+        format!("unknown hazard '{s}' (one of: {})", names.join(", "))
+    })
+}
+
+/// `5s`, `500ms`, `2m`, or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 5s, 500ms, 1m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+pub fn run(args: ApplyArgs) -> Result<ExitCode> {
+    let desired = Schema::load(&args.file)?;
+    let target = Target::parse(&args.to)?;
+    let reviewed = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            Some(Plan::from_json(&text, &path.display().to_string())?)
+        }
+        None => None,
+    };
+    let inspect = InspectOptions::default();
+    let plan_options = PlanOptions {
+        online: args.online,
+    };
+    let mut prepared = apply::prepare(&desired, &target, reviewed, &plan_options, &inspect)?;
+    let prechecks = if args.dry_run {
+        apply::run_prechecks(prepared.engine.as_mut(), &prepared.plan)?
+    } else {
+        vec![]
+    };
+    let plan_text = super::plan_text::render(&prepared.plan, &prechecks);
+    if !args.json {
+        // The plan goes to stderr when applying so stdout stays for results; a dry run's plan
+        // is its result.
+        if args.dry_run {
+            print!("{plan_text}");
+        } else {
+            eprint!("{plan_text}");
+        }
+    }
+    if prepared.plan.is_empty() || args.dry_run {
+        print_outcome(args.json, &prepared.plan, &prechecks, false);
+        return Ok(ExitCode::from(super::exit::OK));
+    }
+    let allowed = Allowed {
+        all: args.allow_all_hazards,
+        kinds: args.allow_hazards.iter().copied().collect(),
+    };
+    apply::check_hazards(&prepared.plan, &allowed)?;
+    confirm(&args, &target, prepared.plan.steps.len())?;
+    let options = ExecuteOptions {
+        lock_timeout: args.lock_timeout,
+        inspect,
+    };
+    apply::execute(&mut prepared, &desired, &options)?;
+    if !args.json {
+        eprintln!(
+            "strata: applied {} step(s) to {}",
+            prepared.plan.steps.len(),
+            target.display()
+        );
+    }
+    print_outcome(args.json, &prepared.plan, &prechecks, true);
+    Ok(ExitCode::from(super::exit::OK))
+}
+
+fn print_outcome(json: bool, plan: &Plan, prechecks: &[apply::PrecheckResult], applied: bool) {
+    if json {
+        let document = serde_json::json!({
+            "applied": applied,
+            "plan": plan,
+            "prechecks": prechecks,
+        });
+        println!("{}", serde_json::to_string_pretty(&document).expect("JSON"));
+    }
+}
+
+/// Asks on a terminal; without one, `--yes` is required.
+fn confirm(args: &ApplyArgs, target: &Target, steps: usize) -> Result<()> {
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "not applying without confirmation: standard input is not a terminal — review the \
+             plan (--dry-run) and rerun with --yes"
+                .into(),
+        ));
+    }
+    eprint!("Apply {steps} step(s) to {}? [y/N] ", target.display());
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("<stdin>", e))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Refused("not applied: not confirmed".into()))
+    }
+}
