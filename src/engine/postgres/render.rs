@@ -44,10 +44,62 @@ use std::collections::HashMap;
 
 use order::{Early, Late};
 
+use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{qualified as raw_qualified, Access, Grant, Schema};
 
-/// Deterministic DDL that recreates `schema` on an empty PostgreSQL database.
+/// Deterministic DDL that recreates `schema` on an empty PostgreSQL database: a header, the
+/// session settings, then [`statements`], each preceded by a blank line.
 pub fn schema_sql(schema: &Schema) -> String {
+    let mut out = format!(
+        "-- Strata schema for {} {}\n\n",
+        schema.engine, schema.server_version
+    );
+    out.push_str(PREAMBLE);
+    for statement in statements(schema) {
+        out.push('\n');
+        out.push_str(&statement.sql);
+        out.push('\n');
+    }
+    out
+}
+
+/// The statements of [`schema_sql`] (without header and session settings), in script order,
+/// each tagged with the [`ObjectKey`] of what it creates.
+///
+/// Key conventions (names are raw `schema.name` references, as in the model):
+///
+/// - schema, extension, publication, event trigger: their bare name; collation, sequence,
+///   type (enum, composite, range, domain), table, view (also materialized): `schema.name`;
+///   function, procedure, aggregate: `schema.name(arguments)` with the model's `arguments`
+///   (an aggregate without arguments is `schema.name()`);
+/// - index: `schema.index` (schema of its table or materialized view); the attachment of a
+///   partition's index to its parent's: `IndexAttachment` of the partition's index;
+/// - sub-objects carry the raw name of their relation in `table`: constraints, triggers,
+///   rules, policies of tables; triggers and rules of views; column statements of tables
+///   (`SET DEFAULT`, `SET`/`DROP NOT NULL` of inherited columns) are `Column`;
+/// - every statement of an object's creation is keyed by that object: `ALTER TABLE … ATTACH
+///   PARTITION` of a partition created apart is its `Table`; `ALTER DOMAIN … ADD CONSTRAINT`
+///   (NOT VALID) its `Type`; trigger, rule and event trigger states their `Trigger`, `Rule`,
+///   `EventTrigger`; ENABLE and FORCE ROW LEVEL SECURITY `RowSecurity`; identity columns are
+///   part of `CREATE TABLE`;
+/// - `COMMENT ON x` is `Comment { on: key of x }`; `COMMENT ON COLUMN` of a table or view
+///   column is `Comment { on: Column }`; the comments on the parts of a type (attributes of a
+///   composite type, constraints of a domain) are `Comment { on: Type }`, like the type's own;
+/// - `ALTER … OWNER TO`, `REVOKE`, `GRANT` of an object are `Access { on: key of it }`.
+///
+/// An object's statements are adjacent (`Comment` and `Access` keys follow their object's),
+/// except two cases; the planner must keep every statement of a key it selects:
+///
+/// - a trigger's state (`ALTER TABLE … ENABLE ALWAYS / DISABLE … TRIGGER`) comes after every
+///   trigger is created, as states recurse down partition trees;
+/// - an inheritance child's column may have its `SET`/`DROP NOT NULL` right after the table
+///   and its `SET DEFAULT` in the later defaults phase, both keyed `Column`.
+///
+/// Constraints and triggers that the server clones to partitions (`inherited` in the model)
+/// have no creating statement of their own, only their comment (`Comment { on: Constraint }`,
+/// `Comment { on: Trigger }`, keyed on the partition) and, for triggers, a state where it
+/// differs from the parent's (keyed `Trigger` on the partition): they come from their parent's.
+pub fn statements(schema: &Schema) -> Vec<Statement> {
     // Render from the canonical form, so that the output depends only on the model's content.
     let mut schema = schema.clone();
     schema.canonicalize();
@@ -79,7 +131,7 @@ pub fn schema_sql(schema: &Schema) -> String {
     routines::publications(&mut script, &schema, &names);
     routines::event_triggers(&mut script, &schema, &names);
 
-    script.finish(&schema)
+    script.statements
 }
 
 fn early_object(script: &mut Script, object: &Early, schema: &Schema, names: &Names) {
@@ -93,53 +145,91 @@ fn early_object(script: &mut Script, object: &Early, schema: &Schema, names: &Na
     }
 }
 
-/// The statements of a script, in order.
+/// The key of the table `schema.name`.
+pub(super) fn table_key(schema: &str, name: &str) -> ObjectKey {
+    ObjectKey::Table {
+        name: raw_qualified(schema, name),
+    }
+}
+
+/// The statements of a script, in order, each with the key of what it creates.
 #[derive(Default)]
 pub(super) struct Script {
-    statements: Vec<String>,
+    statements: Vec<Statement>,
 }
 
 impl Script {
-    /// Adds one statement (with its terminating semicolon).
-    pub(super) fn push(&mut self, statement: impl Into<String>) {
-        self.statements.push(statement.into());
+    /// Adds one statement (with its terminating semicolon) of the object `key`.
+    pub(super) fn push(&mut self, key: ObjectKey, sql: impl Into<String>) {
+        self.statements.push(Statement {
+            key,
+            sql: sql.into(),
+        });
     }
 
-    /// `COMMENT ON <kind> <target> IS '…'` when there is a comment.
-    pub(super) fn comment(&mut self, kind: &str, target: &str, comment: Option<&String>) {
+    /// `COMMENT ON <kind> <target> IS '…'` when there is a comment, keyed as a comment on `on`.
+    pub(super) fn comment(
+        &mut self,
+        on: &ObjectKey,
+        kind: &str,
+        target: &str,
+        comment: Option<&String>,
+    ) {
         if let Some(text) = comment {
-            self.push(format!("COMMENT ON {kind} {target} IS {};", literal(text)));
+            let key = ObjectKey::Comment {
+                on: Box::new(on.clone()),
+            };
+            self.push(
+                key,
+                format!("COMMENT ON {kind} {target} IS {};", literal(text)),
+            );
         }
     }
 
-    /// Owner and grants of an object, when the model recorded them. `alter_kind` is the
+    /// Owner and grants of the object `on`, when the model recorded them. `alter_kind` is the
     /// keyword of `ALTER … OWNER TO` (`TABLE`, `VIEW`, `FUNCTION` …), `grant_kind` the one of
     /// `GRANT … ON` (`TABLE` for every relation).
     ///
     /// Recorded grants are the object's whole ACL, so the defaults a new object starts with
     /// (the owner's privileges, EXECUTE or USAGE for PUBLIC) are revoked first, as pg_dump does;
     /// otherwise a privilege revoked in the original would come back.
-    pub(super) fn access(&mut self, alter_kind: &str, grant_kind: &str, target: &str, a: &Access) {
+    pub(super) fn access(
+        &mut self,
+        on: &ObjectKey,
+        alter_kind: &str,
+        grant_kind: &str,
+        target: &str,
+        a: &Access,
+    ) {
+        let key = ObjectKey::Access {
+            on: Box::new(on.clone()),
+        };
         if let Some(owner) = &a.owner {
-            self.push(format!(
-                "ALTER {alter_kind} {target} OWNER TO {};",
-                role(owner)
-            ));
+            self.push(
+                key.clone(),
+                format!("ALTER {alter_kind} {target} OWNER TO {};", role(owner)),
+            );
         }
         if a.grants.is_empty() {
             return;
         }
         // Without a recorded owner, the object belongs to whoever runs the script.
         let owner = a.owner.as_deref().map_or("CURRENT_USER".to_string(), role);
-        self.push(format!("REVOKE ALL ON {grant_kind} {target} FROM PUBLIC;"));
-        self.push(format!("REVOKE ALL ON {grant_kind} {target} FROM {owner};"));
+        self.push(
+            key.clone(),
+            format!("REVOKE ALL ON {grant_kind} {target} FROM PUBLIC;"),
+        );
+        self.push(
+            key.clone(),
+            format!("REVOKE ALL ON {grant_kind} {target} FROM {owner};"),
+        );
         for grant in &a.grants {
-            self.grant(grant_kind, target, grant);
+            self.grant(&key, grant_kind, target, grant);
         }
     }
 
     /// `GRANT`, with the grantable privileges in a statement of their own.
-    fn grant(&mut self, grant_kind: &str, target: &str, grant: &Grant) {
+    fn grant(&mut self, key: &ObjectKey, grant_kind: &str, target: &str, grant: &Grant) {
         let (plain, grantable): (Vec<&String>, Vec<&String>) = grant
             .privileges
             .iter()
@@ -149,26 +239,15 @@ impl Script {
                 continue;
             }
             let list: Vec<&str> = privileges.iter().map(|p| p.as_str()).collect();
-            self.push(format!(
-                "GRANT {} ON {grant_kind} {target} TO {}{suffix};",
-                list.join(", "),
-                role(&grant.to)
-            ));
+            self.push(
+                key.clone(),
+                format!(
+                    "GRANT {} ON {grant_kind} {target} TO {}{suffix};",
+                    list.join(", "),
+                    role(&grant.to)
+                ),
+            );
         }
-    }
-
-    fn finish(self, schema: &Schema) -> String {
-        let mut out = format!(
-            "-- Strata schema for {} {}\n\n",
-            schema.engine, schema.server_version
-        );
-        out.push_str(PREAMBLE);
-        for statement in &self.statements {
-            out.push('\n');
-            out.push_str(statement);
-            out.push('\n');
-        }
-        out
     }
 }
 

@@ -12,7 +12,25 @@ use std::cmp::Reverse;
 
 use super::tables::{parent_table, partition_depth};
 use super::{ident, qualified, role, terminated, Names, Script};
-use crate::schema::{Constraint, ConstraintKind, Schema, Table, Trigger};
+use crate::schema::key::ObjectKey;
+use crate::schema::{
+    qualified as raw_qualified, Constraint, ConstraintKind, Schema, Table, Trigger,
+};
+
+fn constraint_key(t: &Table, c: &Constraint) -> ObjectKey {
+    ObjectKey::Constraint {
+        table: raw_qualified(&t.schema, &t.name),
+        name: c.name.clone(),
+    }
+}
+
+/// The key of a trigger of the relation (table or view) `relation`, raw.
+fn trigger_key(relation: &str, tr: &Trigger) -> ObjectKey {
+    ObjectKey::Trigger {
+        table: relation.to_string(),
+        name: tr.name.clone(),
+    }
+}
 
 /// Primary keys and unique constraints.
 pub(super) fn keys(script: &mut Script, schema: &Schema, names: &Names) {
@@ -80,18 +98,24 @@ fn add_constraints(
 fn add_constraint(script: &mut Script, t: &Table, c: &Constraint) {
     let recurse = t.partition_by.is_some() || c.kind == ConstraintKind::Check;
     let only = if recurse { "" } else { "ONLY " };
-    script.push(format!(
+    let sql = format!(
         "ALTER TABLE {only}{} ADD CONSTRAINT {} {};",
         qualified(&t.schema, &t.name),
         ident(&c.name),
         c.definition
-    ));
+    );
+    script.push(constraint_key(t, c), sql);
     constraint_comment(script, t, c);
 }
 
 fn constraint_comment(script: &mut Script, t: &Table, c: &Constraint) {
     let target = format!("{} ON {}", ident(&c.name), qualified(&t.schema, &t.name));
-    script.comment("CONSTRAINT", &target, c.comment.as_ref());
+    script.comment(
+        &constraint_key(t, c),
+        "CONSTRAINT",
+        &target,
+        c.comment.as_ref(),
+    );
 }
 
 /// Indexes of tables and materialized views, then the attachment of partitions' indexes to
@@ -101,27 +125,33 @@ pub(super) fn indexes(script: &mut Script, schema: &Schema, names: &Names) {
     let views = schema.views.iter().map(|v| (&v.schema, &v.indexes));
     for (table_schema, indexes) in tables.chain(views) {
         for i in indexes {
-            script.push(terminated(&i.definition));
+            let key = ObjectKey::Index {
+                name: raw_qualified(table_schema, &i.name),
+            };
+            script.push(key.clone(), terminated(&i.definition));
             let name = qualified(table_schema, &i.name);
-            script.comment("INDEX", &name, i.comment.as_ref());
+            script.comment(&key, "INDEX", &name, i.comment.as_ref());
         }
     }
-    let mut attachments: Vec<(usize, String, String)> = Vec::new();
+    let mut attachments: Vec<(usize, &Table, &str, String)> = Vec::new();
     for t in &schema.tables {
         let depth = partition_depth(t, schema, names);
         for i in &t.indexes {
             if let Some(parent) = &i.attached_to {
-                attachments.push((
-                    depth,
-                    qualified(&t.schema, &i.name),
-                    names.reference(parent),
-                ));
+                attachments.push((depth, t, &i.name, names.reference(parent)));
             }
         }
     }
-    attachments.sort_by_key(|(depth, _, _)| Reverse(*depth));
-    for (_, child, parent) in attachments {
-        script.push(format!("ALTER INDEX {parent} ATTACH PARTITION {child};"));
+    attachments.sort_by_key(|(depth, _, _, _)| Reverse(*depth));
+    for (_, t, child, parent) in attachments {
+        let key = ObjectKey::IndexAttachment {
+            name: raw_qualified(&t.schema, child),
+        };
+        let child = qualified(&t.schema, child);
+        script.push(
+            key,
+            format!("ALTER INDEX {parent} ATTACH PARTITION {child};"),
+        );
     }
 }
 
@@ -131,22 +161,25 @@ pub(super) fn triggers(script: &mut Script, schema: &Schema, names: &Names) {
     let tables = schema
         .tables
         .iter()
-        .map(|t| (qualified(&t.schema, &t.name), &t.triggers));
+        .map(|t| (&t.schema, &t.name, &t.triggers));
     let views = schema
         .views
         .iter()
-        .map(|v| (qualified(&v.schema, &v.name), &v.triggers));
-    let all: Vec<(String, &Vec<Trigger>)> = tables.chain(views).collect();
-    for (relation, triggers) in &all {
+        .map(|v| (&v.schema, &v.name, &v.triggers));
+    let all: Vec<(String, String, &Vec<Trigger>)> = tables
+        .chain(views)
+        .map(|(s, n, triggers)| (qualified(s, n), raw_qualified(s, n), triggers))
+        .collect();
+    for (relation, raw, triggers) in &all {
         for tr in triggers.iter().filter(|tr| !tr.inherited) {
-            script.push(terminated(&tr.definition));
-            trigger_comment(script, relation, tr);
+            script.push(trigger_key(raw, tr), terminated(&tr.definition));
+            trigger_comment(script, relation, raw, tr);
         }
     }
     trigger_states(script, schema, names);
-    for (relation, triggers) in &all {
+    for (relation, raw, triggers) in &all {
         for tr in triggers.iter().filter(|tr| tr.inherited) {
-            trigger_comment(script, relation, tr);
+            trigger_comment(script, relation, raw, tr);
         }
     }
 }
@@ -163,12 +196,13 @@ fn trigger_states(script: &mut Script, schema: &Schema, names: &Names) {
     states.sort_by_key(|(depth, _, _)| *depth);
     for (_, t, tr) in states {
         if tr.enabled != inherited_state(t, tr, schema, names) {
-            script.push(format!(
+            let sql = format!(
                 "ALTER TABLE {} {} TRIGGER {};",
                 qualified(&t.schema, &t.name),
                 enable_action(&tr.enabled),
                 ident(&tr.name)
-            ));
+            );
+            script.push(trigger_key(&raw_qualified(&t.schema, &t.name), tr), sql);
         }
     }
 }
@@ -186,9 +220,14 @@ fn inherited_state<'a>(t: &Table, tr: &Trigger, schema: &'a Schema, names: &Name
         .map_or("origin", |pt| pt.enabled.as_str())
 }
 
-fn trigger_comment(script: &mut Script, relation: &str, tr: &Trigger) {
+fn trigger_comment(script: &mut Script, relation: &str, raw: &str, tr: &Trigger) {
     let target = format!("{} ON {relation}", ident(&tr.name));
-    script.comment("TRIGGER", &target, tr.comment.as_ref());
+    script.comment(
+        &trigger_key(raw, tr),
+        "TRIGGER",
+        &target,
+        tr.comment.as_ref(),
+    );
 }
 
 /// The `ALTER TABLE` keyword for a trigger or rule state (`origin` is plain ENABLE).
@@ -204,26 +243,23 @@ fn enable_action(state: &str) -> &'static str {
 /// Rewrite rules of tables and views, with their states (a view's rules can only fire on
 /// origin).
 pub(super) fn rules(script: &mut Script, schema: &Schema) {
-    let tables = schema
-        .tables
-        .iter()
-        .map(|t| (qualified(&t.schema, &t.name), &t.rules));
-    let views = schema
-        .views
-        .iter()
-        .map(|v| (qualified(&v.schema, &v.name), &v.rules));
-    for (relation, rules) in tables.chain(views) {
+    let tables = schema.tables.iter().map(|t| (&t.schema, &t.name, &t.rules));
+    let views = schema.views.iter().map(|v| (&v.schema, &v.name, &v.rules));
+    for (relation_schema, relation_name, rules) in tables.chain(views) {
+        let relation = qualified(relation_schema, relation_name);
         for r in rules {
-            script.push(terminated(&r.definition));
+            let key = ObjectKey::Rule {
+                table: raw_qualified(relation_schema, relation_name),
+                name: r.name.clone(),
+            };
+            script.push(key.clone(), terminated(&r.definition));
             if r.enabled != "origin" {
                 let action = enable_action(&r.enabled);
-                script.push(format!(
-                    "ALTER TABLE {relation} {action} RULE {};",
-                    ident(&r.name)
-                ));
+                let sql = format!("ALTER TABLE {relation} {action} RULE {};", ident(&r.name));
+                script.push(key.clone(), sql);
             }
             let target = format!("{} ON {relation}", ident(&r.name));
-            script.comment("RULE", &target, r.comment.as_ref());
+            script.comment(&key, "RULE", &target, r.comment.as_ref());
         }
     }
 }
@@ -232,19 +268,28 @@ pub(super) fn rules(script: &mut Script, schema: &Schema) {
 pub(super) fn row_security(script: &mut Script, schema: &Schema) {
     for t in &schema.tables {
         let name = qualified(&t.schema, &t.name);
+        let raw = raw_qualified(&t.schema, &t.name);
+        let security = ObjectKey::RowSecurity { table: raw.clone() };
         if t.row_level_security {
-            script.push(format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;"));
+            let sql = format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;");
+            script.push(security.clone(), sql);
         }
         if t.force_row_level_security {
-            script.push(format!("ALTER TABLE {name} FORCE ROW LEVEL SECURITY;"));
+            let sql = format!("ALTER TABLE {name} FORCE ROW LEVEL SECURITY;");
+            script.push(security, sql);
         }
         for p in &t.policies {
-            script.push(policy(&name, p));
+            let key = ObjectKey::Policy {
+                table: raw.clone(),
+                name: p.name.clone(),
+            };
+            script.push(key.clone(), policy(&name, p));
             let target = format!("{} ON {name}", ident(&p.name));
-            script.comment("POLICY", &target, p.comment.as_ref());
+            script.comment(&key, "POLICY", &target, p.comment.as_ref());
         }
         if let Some(identity) = t.replica_identity.as_deref().and_then(replica_identity) {
-            script.push(format!("ALTER TABLE {name} REPLICA IDENTITY {identity};"));
+            let sql = format!("ALTER TABLE {name} REPLICA IDENTITY {identity};");
+            script.push(ObjectKey::ReplicaIdentity { table: raw }, sql);
         }
     }
 }

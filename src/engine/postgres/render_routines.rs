@@ -2,20 +2,31 @@
 //! views, publications and event triggers.
 
 use super::{ident, literal, qualified, terminated, with_options, Names, Script};
-use crate::schema::{EventTrigger, Function, FunctionKind, Publication, Schema, View};
+use crate::schema::key::ObjectKey;
+use crate::schema::{
+    qualified as raw_qualified, EventTrigger, Function, FunctionKind, Publication, Schema, View,
+};
+
+/// The key of a function, procedure or aggregate: `schema.name(arguments)`, raw.
+fn function_key(f: &Function) -> ObjectKey {
+    ObjectKey::Function {
+        name: format!("{}({})", raw_qualified(&f.schema, &f.name), f.arguments),
+    }
+}
 
 /// The deparsed `CREATE` statement of a function, procedure or aggregate.
 pub(super) fn function(script: &mut Script, f: &Function) {
-    script.push(terminated(&f.definition));
+    let key = function_key(f);
+    script.push(key.clone(), terminated(&f.definition));
     let (kind, target) = signature(f);
-    script.comment(kind, &target, f.comment.as_ref());
+    script.comment(&key, kind, &target, f.comment.as_ref());
     // GRANT has no AGGREGATE form; an aggregate's privileges are granted ON FUNCTION.
     let grant_kind = if kind == "AGGREGATE" {
         "FUNCTION"
     } else {
         kind
     };
-    script.access(kind, grant_kind, &target, &f.access);
+    script.access(&key, kind, grant_kind, &target, &f.access);
 }
 
 /// The object keyword and `schema.name(arguments)` that COMMENT and ALTER use for `f`.
@@ -63,21 +74,30 @@ pub(super) fn view(script: &mut Script, v: &View) {
             format!("CREATE VIEW {name}{options} AS\n{query}{check};"),
         )
     };
-    script.push(text);
-    script.comment(kind, &name, v.comment.as_ref());
+    let raw = raw_qualified(&v.schema, &v.name);
+    let key = ObjectKey::View { name: raw.clone() };
+    script.push(key.clone(), text);
+    script.comment(&key, kind, &name, v.comment.as_ref());
     for c in &v.column_comments {
         let column = format!("{name}.{}", ident(&c.column));
-        script.comment("COLUMN", &column, Some(&c.comment));
+        let on = ObjectKey::Column {
+            table: raw.clone(),
+            column: c.column.clone(),
+        };
+        script.comment(&on, "COLUMN", &column, Some(&c.comment));
     }
-    script.access(kind, "TABLE", &name, &v.access);
+    script.access(&key, kind, "TABLE", &name, &v.access);
 }
 
 /// Publications: their tables (each with `ONLY`, so that an inheritance parent does not pull
 /// in children the model lists separately, or not at all) and schemas.
 pub(super) fn publications(script: &mut Script, schema: &Schema, names: &Names) {
     for p in &schema.publications {
-        script.push(publication(p, names));
-        script.comment("PUBLICATION", &ident(&p.name), p.comment.as_ref());
+        let key = ObjectKey::Publication {
+            name: p.name.clone(),
+        };
+        script.push(key.clone(), publication(p, names));
+        script.comment(&key, "PUBLICATION", &ident(&p.name), p.comment.as_ref());
     }
 }
 
@@ -114,7 +134,10 @@ fn publication(p: &Publication, names: &Names) -> String {
 /// Event triggers, with their states.
 pub(super) fn event_triggers(script: &mut Script, schema: &Schema, names: &Names) {
     for e in &schema.event_triggers {
-        script.push(event_trigger(e, names));
+        let key = ObjectKey::EventTrigger {
+            name: e.name.clone(),
+        };
+        script.push(key.clone(), event_trigger(e, names));
         let name = ident(&e.name);
         let state = match e.enabled.as_str() {
             "disabled" => Some("DISABLE"),
@@ -123,9 +146,9 @@ pub(super) fn event_triggers(script: &mut Script, schema: &Schema, names: &Names
             _ => None,
         };
         if let Some(state) = state {
-            script.push(format!("ALTER EVENT TRIGGER {name} {state};"));
+            script.push(key.clone(), format!("ALTER EVENT TRIGGER {name} {state};"));
         }
-        script.comment("EVENT TRIGGER", &name, e.comment.as_ref());
+        script.comment(&key, "EVENT TRIGGER", &name, e.comment.as_ref());
     }
 }
 

@@ -8,43 +8,60 @@
 //! `ATTACH PARTITION`, which keeps its column order (a partition's columns always count as
 //! inherited once attached).
 
-use super::{ident, qualified, with_options, Names, Script};
+use super::{ident, qualified, table_key, with_options, Names, Script};
+use crate::schema::key::ObjectKey;
 use crate::schema::{
-    Column, GeneratedStorage, Identity, IdentityGeneration, PartitionOf, Schema, Table,
+    qualified as raw_qualified, Column, GeneratedStorage, Identity, IdentityGeneration,
+    PartitionOf, Schema, Table,
 };
+
+/// The key of a column statement made apart from `CREATE TABLE`, or of a column's comment.
+pub(super) fn column_key(t: &Table, column: &str) -> ObjectKey {
+    ObjectKey::Column {
+        table: raw_qualified(&t.schema, &t.name),
+        column: column.to_string(),
+    }
+}
 
 /// Creates one table with its comments and access; partitions are attached to their parent.
 pub(super) fn create(script: &mut Script, t: &Table, schema: &Schema, names: &Names) {
     let name = qualified(&t.schema, &t.name);
+    let key = table_key(&t.schema, &t.name);
     let parent = t
         .partition_of
         .as_ref()
         .and_then(|p| parent_table(schema, names, &p.parent));
     match &t.partition_of {
         Some(p) if same_column_order(t, parent) => {
-            script.push(partition_of(t, &name, p, parent, names));
+            script.push(key.clone(), partition_of(t, &name, p, parent, names));
         }
         Some(p) => {
             let all: Vec<&Column> = t.columns.iter().collect();
-            script.push(standalone(t, &name, &all, names));
-            script.push(format!(
+            script.push(key.clone(), standalone(t, &name, &all, names));
+            let attach = format!(
                 "ALTER TABLE ONLY {} ATTACH PARTITION {name} {};",
                 names.reference(&p.parent),
                 p.bound
-            ));
+            );
+            script.push(key.clone(), attach);
         }
         None => {
             let local: Vec<&Column> = t.columns.iter().filter(|c| !c.inherited).collect();
-            script.push(standalone(t, &name, &local, names));
+            script.push(key.clone(), standalone(t, &name, &local, names));
             inherited_not_null(script, t, &name, schema, names);
         }
     }
-    script.comment("TABLE", &name, t.comment.as_ref());
+    script.comment(&key, "TABLE", &name, t.comment.as_ref());
     for c in &t.columns {
         let column = format!("{name}.{}", ident(&c.name));
-        script.comment("COLUMN", &column, c.comment.as_ref());
+        script.comment(
+            &column_key(t, &c.name),
+            "COLUMN",
+            &column,
+            c.comment.as_ref(),
+        );
     }
-    script.access("TABLE", "TABLE", &name, &t.access);
+    script.access(&key, "TABLE", "TABLE", &name, &t.access);
 }
 
 /// `CREATE TABLE name (columns) [INHERITS] [PARTITION BY] [WITH]`.
@@ -117,10 +134,11 @@ fn inherited_not_null(script: &mut Script, t: &Table, name: &str, schema: &Schem
             (false, true) => "DROP",
             _ => continue,
         };
-        script.push(format!(
+        let sql = format!(
             "ALTER TABLE ONLY {name} ALTER COLUMN {} {action} NOT NULL;",
             ident(&c.name)
-        ));
+        );
+        script.push(column_key(t, &c.name), sql);
     }
 }
 
@@ -201,10 +219,11 @@ pub(super) fn defaults(script: &mut Script, schema: &Schema) {
             if c.generated.is_some() || c.identity.is_some() {
                 continue;
             }
-            script.push(format!(
+            let sql = format!(
                 "ALTER TABLE ONLY {name} ALTER COLUMN {} SET DEFAULT {default};",
                 ident(&c.name)
-            ));
+            );
+            script.push(column_key(t, &c.name), sql);
         }
     }
 }

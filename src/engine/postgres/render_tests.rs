@@ -2,6 +2,7 @@
 //! real databases is in `tests/roundtrip_pg.rs`.
 
 use super::*;
+use crate::schema::key::ObjectKey;
 use crate::schema::{
     Column, Constraint, ConstraintKind, Domain, EngineKind, EnumType, Function, FunctionKind,
     Identity, IdentityGeneration, PartitionOf, SequenceOptions, Table, View,
@@ -523,4 +524,659 @@ fn policies_publications_and_event_triggers_spell_out_their_options() {
         assert!(sql.contains(expected), "missing\n{expected}\nin\n{sql}");
     }
     assert_before(&sql, "CREATE PUBLICATION", "CREATE EVENT TRIGGER");
+}
+
+fn access_with_grant() -> Access {
+    Access {
+        owner: Some("owner".into()),
+        grants: vec![crate::schema::Grant {
+            to: "reader".into(),
+            privileges: vec!["SELECT".into()],
+            grantable: vec![],
+        }],
+    }
+}
+
+fn index(name: &str, definition: &str, attached_to: Option<&str>) -> crate::schema::Index {
+    crate::schema::Index {
+        name: name.into(),
+        definition: definition.into(),
+        attached_to: attached_to.map(Into::into),
+        comment: Some(format!("index {name}")),
+    }
+}
+
+fn trigger(name: &str, definition: &str, enabled: &str, inherited: bool) -> crate::schema::Trigger {
+    crate::schema::Trigger {
+        name: name.into(),
+        definition: definition.into(),
+        enabled: enabled.into(),
+        inherited,
+        comment: Some(format!("trigger {name}")),
+    }
+}
+
+fn rule(name: &str, definition: &str, enabled: &str) -> crate::schema::Rule {
+    crate::schema::Rule {
+        name: name.into(),
+        definition: definition.into(),
+        enabled: enabled.into(),
+        comment: Some(format!("rule {name}")),
+    }
+}
+
+/// A model with every kind of object and statement the renderer emits, comments and grants
+/// on everything that has them.
+fn every_kind() -> Schema {
+    use crate::schema::{
+        Collation, ColumnComment, CompositeAttribute, CompositeType, DomainConstraint,
+        EventTrigger, Extension, Namespace, Policy, Publication, PublishedTable, RangeType,
+        Sequence,
+    };
+    let note = |what: &str| Some(format!("about {what}"));
+    let options = SequenceOptions {
+        data_type: "bigint".into(),
+        start: 1,
+        increment: 1,
+        min_value: 1,
+        max_value: 1000,
+        cache: 1,
+        cycle: false,
+    };
+    let mut s = schema();
+    s.schemas = vec![
+        Namespace {
+            name: "app".into(),
+            comment: note("app"),
+            access: access_with_grant(),
+        },
+        Namespace {
+            name: "public".into(),
+            comment: note("public"),
+            access: Access::default(),
+        },
+    ];
+    s.extensions.push(Extension {
+        name: "pgcrypto".into(),
+        schema: "public".into(),
+        version: "1.3".into(),
+        comment: note("pgcrypto"),
+    });
+    s.collations.push(Collation {
+        schema: "public".into(),
+        name: "ci".into(),
+        provider: "icu".into(),
+        locale: Some("und-u-ks-level2".into()),
+        lc_collate: None,
+        lc_ctype: None,
+        deterministic: false,
+        comment: note("ci"),
+    });
+    s.enums.push(EnumType {
+        schema: "public".into(),
+        name: "mood".into(),
+        values: vec!["sad".into(), "ok".into()],
+        comment: note("mood"),
+        access: access_with_grant(),
+    });
+    s.domains.push(Domain {
+        schema: "public".into(),
+        name: "posint".into(),
+        data_type: "integer".into(),
+        collation: None,
+        not_null: false,
+        default: None,
+        constraints: vec![
+            DomainConstraint {
+                name: "posint_check".into(),
+                definition: "CHECK ((VALUE > 0))".into(),
+                not_valid: false,
+                comment: note("posint_check"),
+            },
+            DomainConstraint {
+                name: "posint_small".into(),
+                definition: "CHECK ((VALUE < 100))".into(),
+                not_valid: true,
+                comment: note("posint_small"),
+            },
+        ],
+        comment: note("posint"),
+        access: access_with_grant(),
+    });
+    s.composite_types.push(CompositeType {
+        schema: "public".into(),
+        name: "pair".into(),
+        attributes: vec![CompositeAttribute {
+            name: "a".into(),
+            data_type: "integer".into(),
+            collation: None,
+            comment: note("pair.a"),
+        }],
+        comment: note("pair"),
+        access: access_with_grant(),
+    });
+    s.range_types.push(RangeType {
+        schema: "public".into(),
+        name: "floatrange".into(),
+        subtype: "double precision".into(),
+        subtype_opclass: None,
+        collation: None,
+        canonical: None,
+        subtype_diff: None,
+        multirange_name: Some("floatmultirange".into()),
+        comment: note("floatrange"),
+        access: access_with_grant(),
+    });
+    s.sequences.push(Sequence {
+        schema: "public".into(),
+        name: "doc_id_seq".into(),
+        options: options.clone(),
+        owned_by: Some("public.doc.id".into()),
+        comment: note("doc_id_seq"),
+        access: access_with_grant(),
+    });
+
+    let mut f = function("f", &[]);
+    f.arguments = "a integer".into();
+    f.comment = note("f(a integer)");
+    f.access = access_with_grant();
+    let mut g = function("f", &[]);
+    g.arguments = "b text".into();
+    g.comment = note("f(b text)");
+    let mut total = function("total", &[]);
+    total.kind = FunctionKind::Aggregate;
+    total.definition =
+        "CREATE OR REPLACE AGGREGATE public.total(*) (SFUNC = int8inc, STYPE = bigint)".into();
+    total.comment = note("total");
+    total.access = access_with_grant();
+    let mut reads = function("reads_doc", &["public.doc"]);
+    reads.comment = note("reads_doc");
+    s.functions = vec![f, g, total, reads, function("audit", &[])];
+
+    let mut id = column("id", "bigint");
+    id.not_null = true;
+    let mut title = column("title", "text");
+    title.default = Some("public.reads_doc()::text".into());
+    title.comment = note("doc.title");
+    let mut doc = table("public", "doc", vec![id, title]);
+    doc.comment = note("doc");
+    doc.access = access_with_grant();
+    let mut pkey = constraint("doc_pkey", ConstraintKind::PrimaryKey, "PRIMARY KEY (id)");
+    pkey.comment = note("doc_pkey");
+    let mut check = constraint("doc_check", ConstraintKind::Check, "CHECK ((id > 0))");
+    check.comment = note("doc_check");
+    let exclusion = constraint(
+        "doc_excl",
+        ConstraintKind::Exclusion,
+        "EXCLUDE USING btree (id WITH =)",
+    );
+    let fkey = constraint(
+        "doc_self_fkey",
+        ConstraintKind::ForeignKey,
+        "FOREIGN KEY (id) REFERENCES public.doc(id)",
+    );
+    doc.constraints = vec![pkey, check, exclusion, fkey];
+    doc.indexes.push(index(
+        "doc_title_idx",
+        "CREATE INDEX doc_title_idx ON public.doc USING btree (title)",
+        None,
+    ));
+    doc.triggers.push(trigger(
+        "doc_audit",
+        "CREATE TRIGGER doc_audit AFTER INSERT ON public.doc FOR EACH ROW EXECUTE FUNCTION public.audit()",
+        "always",
+        false,
+    ));
+    doc.rules.push(rule(
+        "doc_keep",
+        "CREATE RULE doc_keep AS ON DELETE TO public.doc DO INSTEAD NOTHING;",
+        "disabled",
+    ));
+    doc.row_level_security = true;
+    doc.force_row_level_security = true;
+    doc.policies.push(Policy {
+        name: "doc_mine".into(),
+        command: "all".into(),
+        permissive: true,
+        roles: vec![],
+        using: Some("true".into()),
+        with_check: None,
+        comment: note("doc_mine"),
+    });
+    doc.replica_identity = Some("full".into());
+
+    // A partition tree: the partition's key, CHECK, index and trigger come from its parent.
+    let mut m = partitioned_pair(vec![column("a", "integer"), column("b", "date")]).tables;
+    let (mut child, mut parent) = (m.remove(0), m.remove(0));
+    parent.indexes.push(index(
+        "m_a_idx",
+        "CREATE INDEX m_a_idx ON ONLY public.m USING btree (a)",
+        None,
+    ));
+    parent.triggers.push(trigger(
+        "m_trg",
+        "CREATE TRIGGER m_trg AFTER INSERT ON public.m FOR EACH ROW EXECUTE FUNCTION public.audit()",
+        "origin",
+        false,
+    ));
+    child.indexes.push(index(
+        "m_1_a_idx",
+        "CREATE INDEX m_1_a_idx ON public.m_1 USING btree (a)",
+        Some("public.m_a_idx"),
+    ));
+    child.triggers.push(trigger(
+        "m_trg",
+        "CREATE TRIGGER m_trg AFTER INSERT ON public.m_1 FOR EACH ROW EXECUTE FUNCTION public.audit()",
+        "disabled",
+        true,
+    ));
+    for c in &mut child.constraints {
+        c.comment = Some(format!("clone {}", c.name));
+    }
+
+    // Inheritance, where the child differs on NOT NULL and has a default of its own.
+    let mut vid = column("id", "bigint");
+    vid.not_null = true;
+    vid.identity = Some(Identity {
+        generation: IdentityGeneration::ByDefault,
+        sequence: Some("public.vehicle_id_seq".into()),
+        options: Some(options),
+        autoincrement: false,
+    });
+    let vehicle = table("public", "vehicle", vec![vid, column("wheels", "integer")]);
+    let mut tid = column("id", "bigint");
+    tid.inherited = true;
+    let mut wheels = column("wheels", "integer");
+    wheels.inherited = true;
+    wheels.not_null = true;
+    wheels.default = Some("4".into());
+    let mut truck = table("app", "truck", vec![tid, wheels]);
+    truck.inherits = vec!["public.vehicle".into()];
+    s.tables = vec![doc, parent, child, vehicle, truck];
+
+    let mut v = view("v", " SELECT doc.id FROM public.doc", &["public.doc"]);
+    v.comment = note("v");
+    v.access = access_with_grant();
+    v.column_comments.push(ColumnComment {
+        column: "id".into(),
+        comment: "about v.id".into(),
+    });
+    v.triggers.push(trigger(
+        "v_ins",
+        "CREATE TRIGGER v_ins INSTEAD OF INSERT ON public.v FOR EACH ROW EXECUTE FUNCTION public.audit()",
+        "origin",
+        false,
+    ));
+    v.rules.push(rule(
+        "v_upd",
+        "CREATE RULE v_upd AS ON UPDATE TO public.v DO INSTEAD NOTHING;",
+        "origin",
+    ));
+    let mut mv = view("mv", " SELECT doc.id FROM public.doc", &["public.doc"]);
+    mv.materialized = true;
+    mv.comment = note("mv");
+    mv.access = access_with_grant();
+    mv.indexes.push(index(
+        "mv_id_idx",
+        "CREATE UNIQUE INDEX mv_id_idx ON public.mv USING btree (id)",
+        None,
+    ));
+    s.views = vec![v, mv];
+
+    s.publications.push(Publication {
+        name: "pub".into(),
+        all_tables: false,
+        tables: vec![PublishedTable {
+            table: "public.doc".into(),
+            columns: vec![],
+            row_filter: None,
+        }],
+        schemas: vec![],
+        publish: vec!["insert".into()],
+        via_root: false,
+        comment: note("pub"),
+    });
+    s.event_triggers.push(EventTrigger {
+        name: "log".into(),
+        event: "ddl_command_end".into(),
+        tags: vec![],
+        function: "public.audit".into(),
+        enabled: "disabled".into(),
+        comment: note("log"),
+    });
+    s
+}
+
+/// The variant name of a key (`Table`, `Comment` …).
+fn kind_of(key: &ObjectKey) -> String {
+    let debug = format!("{key:?}");
+    debug
+        .split([' ', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The kind of key a statement must have, from its text alone.
+fn expected_kind(sql: &str) -> &'static str {
+    let starts = |p: &str| sql.starts_with(p);
+    if starts("COMMENT ON ") {
+        "Comment"
+    } else if starts("GRANT ") || starts("REVOKE ") || sql.contains(" OWNER TO ") {
+        "Access"
+    } else if starts("CREATE SCHEMA") {
+        "Schema"
+    } else if starts("CREATE EXTENSION") {
+        "Extension"
+    } else if starts("CREATE COLLATION") {
+        "Collation"
+    } else if starts("CREATE SEQUENCE") {
+        "Sequence"
+    } else if starts("ALTER SEQUENCE") && sql.contains(" OWNED BY ") {
+        "SequenceOwner"
+    } else if starts("CREATE TYPE") || starts("CREATE DOMAIN") || starts("ALTER DOMAIN") {
+        "Type"
+    } else if starts("CREATE OR REPLACE FUNCTION") || starts("CREATE OR REPLACE AGGREGATE") {
+        "Function"
+    } else if starts("CREATE TABLE") || starts("CREATE UNLOGGED TABLE") {
+        "Table"
+    } else if starts("CREATE VIEW") || starts("CREATE MATERIALIZED VIEW") {
+        "View"
+    } else if starts("CREATE INDEX") || starts("CREATE UNIQUE INDEX") {
+        "Index"
+    } else if starts("ALTER INDEX") && sql.contains(" ATTACH PARTITION ") {
+        "IndexAttachment"
+    } else if starts("CREATE EVENT TRIGGER") || starts("ALTER EVENT TRIGGER") {
+        "EventTrigger"
+    } else if starts("CREATE TRIGGER") || (starts("ALTER TABLE") && sql.contains(" TRIGGER ")) {
+        "Trigger"
+    } else if starts("CREATE RULE") || (starts("ALTER TABLE") && sql.contains(" RULE ")) {
+        "Rule"
+    } else if starts("CREATE POLICY") {
+        "Policy"
+    } else if starts("CREATE PUBLICATION") {
+        "Publication"
+    } else if sql.contains(" ADD CONSTRAINT ") && starts("ALTER TABLE") {
+        "Constraint"
+    } else if sql.contains(" ATTACH PARTITION ") && starts("ALTER TABLE") {
+        "Table"
+    } else if sql.contains(" ALTER COLUMN ") {
+        "Column"
+    } else if sql.contains(" ROW LEVEL SECURITY") {
+        "RowSecurity"
+    } else if sql.contains(" REPLICA IDENTITY ") {
+        "ReplicaIdentity"
+    } else {
+        panic!("unclassified statement: {sql}")
+    }
+}
+
+/// The kind of object a `COMMENT ON` targets, as keyed (parts of types are keyed by the type).
+fn expected_comment_target(sql: &str) -> &'static str {
+    let what = sql.trim_start_matches("COMMENT ON ");
+    let pairs: &[(&str, &str)] = &[
+        ("SCHEMA ", "Schema"),
+        ("EXTENSION ", "Extension"),
+        ("COLLATION ", "Collation"),
+        ("SEQUENCE ", "Sequence"),
+        ("TYPE ", "Type"),
+        ("DOMAIN ", "Type"),
+        ("FUNCTION ", "Function"),
+        ("AGGREGATE ", "Function"),
+        ("PROCEDURE ", "Function"),
+        ("TABLE ", "Table"),
+        ("VIEW ", "View"),
+        ("MATERIALIZED VIEW ", "View"),
+        ("INDEX ", "Index"),
+        ("TRIGGER ", "Trigger"),
+        ("RULE ", "Rule"),
+        ("POLICY ", "Policy"),
+        ("PUBLICATION ", "Publication"),
+        ("EVENT TRIGGER ", "EventTrigger"),
+    ];
+    if what.starts_with("COLUMN public.pair.") {
+        return "Type";
+    }
+    if what.starts_with("COLUMN ") {
+        return "Column";
+    }
+    if what.starts_with("CONSTRAINT ") {
+        return if what.contains(" ON DOMAIN ") {
+            "Type"
+        } else {
+            "Constraint"
+        };
+    }
+    pairs
+        .iter()
+        .find(|(prefix, _)| what.starts_with(prefix))
+        .map(|(_, kind)| *kind)
+        .unwrap_or_else(|| panic!("unclassified comment: {sql}"))
+}
+
+/// The names a key's statement must mention (every name of `every_kind` needs no quotes).
+fn key_names(key: &ObjectKey) -> Vec<String> {
+    match key {
+        ObjectKey::Comment { on } | ObjectKey::Access { on } => key_names(on),
+        ObjectKey::Function { name } => vec![name.split('(').next().unwrap().to_string()],
+        // `CREATE INDEX` names the index bare, in its table's schema.
+        ObjectKey::Index { name } => name.split('.').map(String::from).collect(),
+        ObjectKey::Column { table, column } => vec![table.clone(), column.clone()],
+        ObjectKey::Constraint { table, name }
+        | ObjectKey::Trigger { table, name }
+        | ObjectKey::Rule { table, name }
+        | ObjectKey::Policy { table, name } => vec![table.clone(), name.clone()],
+        ObjectKey::RowSecurity { table } | ObjectKey::ReplicaIdentity { table } => {
+            vec![table.clone()]
+        }
+        ObjectKey::Schema { name }
+        | ObjectKey::Extension { name }
+        | ObjectKey::Collation { name }
+        | ObjectKey::Type { name }
+        | ObjectKey::Sequence { name }
+        | ObjectKey::SequenceOwner { name }
+        | ObjectKey::Table { name }
+        | ObjectKey::IndexAttachment { name }
+        | ObjectKey::View { name }
+        | ObjectKey::EventTrigger { name }
+        | ObjectKey::Publication { name } => vec![name.clone()],
+    }
+}
+
+#[test]
+fn the_script_is_its_statements() {
+    for s in [
+        every_kind(),
+        partitioned_pair(vec![column("b", "date"), column("a", "integer")]),
+    ] {
+        let sql = schema_sql(&s);
+        let body: String = statements(&s)
+            .iter()
+            .map(|st| format!("\n{}\n", st.sql))
+            .collect();
+        let header = "-- Strata schema for postgres 15\n\n".to_string() + PREAMBLE;
+        assert_eq!(sql, header + &body);
+    }
+}
+
+#[test]
+fn every_statement_is_keyed_by_the_object_it_creates() {
+    let all = statements(&every_kind());
+    for st in &all {
+        let kind = kind_of(&st.key);
+        assert_eq!(kind, expected_kind(&st.sql), "{:?} for\n{}", st.key, st.sql);
+        if let ObjectKey::Comment { on } = &st.key {
+            assert_eq!(
+                kind_of(on),
+                expected_comment_target(&st.sql),
+                "{:?} for\n{}",
+                st.key,
+                st.sql
+            );
+        }
+        if let ObjectKey::Access { on } = &st.key {
+            assert!(!matches!(
+                **on,
+                ObjectKey::Comment { .. } | ObjectKey::Access { .. }
+            ));
+        }
+        for name in key_names(&st.key) {
+            assert!(
+                st.sql.contains(&name),
+                "{:?} does not match\n{}",
+                st.key,
+                st.sql
+            );
+        }
+    }
+    // Every kind of key occurs.
+    let kinds: std::collections::BTreeSet<String> = all.iter().map(|st| kind_of(&st.key)).collect();
+    for kind in [
+        "Schema",
+        "Extension",
+        "Collation",
+        "Type",
+        "Sequence",
+        "SequenceOwner",
+        "Function",
+        "Table",
+        "Column",
+        "Constraint",
+        "Index",
+        "IndexAttachment",
+        "Trigger",
+        "Rule",
+        "RowSecurity",
+        "Policy",
+        "ReplicaIdentity",
+        "View",
+        "EventTrigger",
+        "Publication",
+        "Comment",
+        "Access",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} key");
+    }
+    // Exact names: raw references, functions with their identity arguments.
+    let has = |key: ObjectKey, start: &str| {
+        assert!(
+            all.iter()
+                .any(|st| st.key == key && st.sql.starts_with(start)),
+            "no `{start}…` keyed {key:?}"
+        );
+    };
+    let column = |table: &str, column: &str| ObjectKey::Column {
+        table: table.into(),
+        column: column.into(),
+    };
+    has(
+        ObjectKey::Function {
+            name: "public.f(a integer)".into(),
+        },
+        "CREATE OR REPLACE FUNCTION",
+    );
+    has(
+        ObjectKey::Function {
+            name: "public.total()".into(),
+        },
+        "CREATE OR REPLACE AGGREGATE",
+    );
+    has(
+        ObjectKey::Index {
+            name: "public.m_1_a_idx".into(),
+        },
+        "CREATE INDEX m_1_a_idx",
+    );
+    has(
+        ObjectKey::IndexAttachment {
+            name: "public.m_1_a_idx".into(),
+        },
+        "ALTER INDEX public.m_a_idx ATTACH PARTITION public.m_1_a_idx;",
+    );
+    has(
+        ObjectKey::SequenceOwner {
+            name: "public.doc_id_seq".into(),
+        },
+        "ALTER SEQUENCE",
+    );
+    has(
+        column("public.doc", "title"),
+        "ALTER TABLE ONLY public.doc ALTER COLUMN title SET DEFAULT",
+    );
+    has(
+        column("app.truck", "wheels"),
+        "ALTER TABLE ONLY app.truck ALTER COLUMN wheels SET NOT NULL",
+    );
+    has(
+        ObjectKey::Comment {
+            on: Box::new(column("public.v", "id")),
+        },
+        "COMMENT ON COLUMN public.v.id",
+    );
+    has(
+        ObjectKey::Trigger {
+            table: "public.m_1".into(),
+            name: "m_trg".into(),
+        },
+        "ALTER TABLE public.m_1 DISABLE TRIGGER m_trg;",
+    );
+    has(
+        ObjectKey::Comment {
+            on: Box::new(ObjectKey::Constraint {
+                table: "public.m_1".into(),
+                name: "m_a_check".into(),
+            }),
+        },
+        "COMMENT ON CONSTRAINT m_a_check ON public.m_1",
+    );
+    has(
+        ObjectKey::Type {
+            name: "public.posint".into(),
+        },
+        "ALTER DOMAIN public.posint ADD CONSTRAINT",
+    );
+    has(
+        ObjectKey::Access {
+            on: Box::new(ObjectKey::Schema { name: "app".into() }),
+        },
+        "GRANT SELECT ON SCHEMA app",
+    );
+}
+
+#[test]
+fn keys_are_shared_only_by_the_statements_of_one_object() {
+    let all = statements(&every_kind());
+    let mut seen: HashMap<&ObjectKey, usize> = HashMap::new();
+    for (i, st) in all.iter().enumerate() {
+        if let Some(&last) = seen.get(&st.key) {
+            // Documented exceptions: trigger states follow every trigger; an inheritance
+            // child's column has its NOT NULL with the table and its default later.
+            let allowed = match st.key {
+                ObjectKey::Trigger { .. } => st.sql.starts_with("ALTER TABLE "),
+                ObjectKey::Column { .. } => true,
+                _ => false,
+            };
+            assert!(
+                last + 1 == i || allowed,
+                "{:?} at {last} and {i}:\n{}\n{}",
+                st.key,
+                all[last].sql,
+                st.sql
+            );
+        }
+        seen.insert(&st.key, i);
+    }
+    // No two objects share a key: one creating statement per key at most.
+    let mut created: HashMap<&ObjectKey, &str> = HashMap::new();
+    for st in all.iter().filter(|st| st.sql.starts_with("CREATE ")) {
+        if let Some(other) = created.insert(&st.key, &st.sql) {
+            panic!("{:?} creates both\n{other}\n{}", st.key, st.sql);
+        }
+    }
+    // The two overloads of public.f are two functions.
+    let functions = created
+        .keys()
+        .filter(|k| matches!(k, ObjectKey::Function { name } if name.starts_with("public.f(")))
+        .count();
+    assert_eq!(functions, 2);
 }

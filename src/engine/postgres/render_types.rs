@@ -2,9 +2,18 @@
 //! and types (enums, composite types, ranges, domains).
 
 use super::{ident, literal, qualified, Names, Script};
+use crate::schema::key::ObjectKey;
 use crate::schema::{
-    CompositeType, Domain, EnumType, Namespace, RangeType, Schema, SequenceOptions,
+    qualified as raw_qualified, CompositeType, Domain, EnumType, Namespace, RangeType, Schema,
+    SequenceOptions,
 };
+
+/// The key of a type (enum, composite, range or domain); its parts share it.
+fn type_key(schema: &str, name: &str) -> ObjectKey {
+    ObjectKey::Type {
+        name: raw_qualified(schema, name),
+    }
+}
 
 /// Schemas, then extensions (which are installed into schemas).
 pub(super) fn schemas_and_extensions(script: &mut Script, schema: &Schema) {
@@ -12,25 +21,34 @@ pub(super) fn schemas_and_extensions(script: &mut Script, schema: &Schema) {
         namespace(script, ns);
     }
     for e in &schema.extensions {
+        let key = ObjectKey::Extension {
+            name: e.name.clone(),
+        };
         let name = ident(&e.name);
         // No VERSION: the server installs its default version, which is what a fresh
         // database of that server would have; pinning would fail on other minor versions.
-        script.push(format!(
-            "CREATE EXTENSION IF NOT EXISTS {name} WITH SCHEMA {};",
-            ident(&e.schema)
-        ));
-        script.comment("EXTENSION", &name, e.comment.as_ref());
+        script.push(
+            key.clone(),
+            format!(
+                "CREATE EXTENSION IF NOT EXISTS {name} WITH SCHEMA {};",
+                ident(&e.schema)
+            ),
+        );
+        script.comment(&key, "EXTENSION", &name, e.comment.as_ref());
     }
 }
 
 fn namespace(script: &mut Script, ns: &Namespace) {
+    let key = ObjectKey::Schema {
+        name: ns.name.clone(),
+    };
     let name = ident(&ns.name);
     // Every new database has `public`; its comment and access may still differ.
     if ns.name != "public" {
-        script.push(format!("CREATE SCHEMA {name};"));
+        script.push(key.clone(), format!("CREATE SCHEMA {name};"));
     }
-    script.comment("SCHEMA", &name, ns.comment.as_ref());
-    script.access("SCHEMA", "SCHEMA", &name, &ns.access);
+    script.comment(&key, "SCHEMA", &name, ns.comment.as_ref());
+    script.access(&key, "SCHEMA", "SCHEMA", &name, &ns.access);
 }
 
 pub(super) fn collations(script: &mut Script, schema: &Schema) {
@@ -51,8 +69,12 @@ pub(super) fn collations(script: &mut Script, schema: &Schema) {
         if !c.deterministic {
             options.push("deterministic = false".to_string());
         }
-        script.push(format!("CREATE COLLATION {name} ({});", options.join(", ")));
-        script.comment("COLLATION", &name, c.comment.as_ref());
+        let key = ObjectKey::Collation {
+            name: raw_qualified(&c.schema, &c.name),
+        };
+        let sql = format!("CREATE COLLATION {name} ({});", options.join(", "));
+        script.push(key.clone(), sql);
+        script.comment(&key, "COLLATION", &name, c.comment.as_ref());
     }
 }
 
@@ -60,13 +82,17 @@ pub(super) fn collations(script: &mut Script, schema: &Schema) {
 pub(super) fn sequences(script: &mut Script, schema: &Schema) {
     for s in &schema.sequences {
         let name = qualified(&s.schema, &s.name);
-        script.push(format!(
+        let key = ObjectKey::Sequence {
+            name: raw_qualified(&s.schema, &s.name),
+        };
+        let sql = format!(
             "CREATE SEQUENCE {name}\n    AS {}\n    {};",
             s.options.data_type,
             sequence_options(&s.options, "\n    ")
-        ));
-        script.comment("SEQUENCE", &name, s.comment.as_ref());
-        script.access("SEQUENCE", "SEQUENCE", &name, &s.access);
+        );
+        script.push(key.clone(), sql);
+        script.comment(&key, "SEQUENCE", &name, s.comment.as_ref());
+        script.access(&key, "SEQUENCE", "SEQUENCE", &name, &s.access);
     }
 }
 
@@ -75,10 +101,14 @@ pub(super) fn sequence_ownership(script: &mut Script, schema: &Schema, names: &N
     for s in &schema.sequences {
         if let Some(owner) = &s.owned_by {
             let (table, column) = names.column_reference(owner);
-            script.push(format!(
+            let key = ObjectKey::SequenceOwner {
+                name: raw_qualified(&s.schema, &s.name),
+            };
+            let sql = format!(
                 "ALTER SEQUENCE {} OWNED BY {table}.{column};",
                 qualified(&s.schema, &s.name)
-            ));
+            );
+            script.push(key, sql);
         }
     }
 }
@@ -103,12 +133,11 @@ pub(super) fn enum_type(script: &mut Script, t: &EnumType) {
         .iter()
         .map(|v| format!("    {}", literal(v)))
         .collect();
-    script.push(format!(
-        "CREATE TYPE {name} AS ENUM (\n{}\n);",
-        labels.join(",\n")
-    ));
-    script.comment("TYPE", &name, t.comment.as_ref());
-    script.access("TYPE", "TYPE", &name, &t.access);
+    let key = type_key(&t.schema, &t.name);
+    let sql = format!("CREATE TYPE {name} AS ENUM (\n{}\n);", labels.join(",\n"));
+    script.push(key.clone(), sql);
+    script.comment(&key, "TYPE", &name, t.comment.as_ref());
+    script.access(&key, "TYPE", "TYPE", &name, &t.access);
 }
 
 pub(super) fn composite_type(script: &mut Script, t: &CompositeType) {
@@ -126,16 +155,16 @@ pub(super) fn composite_type(script: &mut Script, t: &CompositeType) {
             )
         })
         .collect();
-    script.push(format!(
-        "CREATE TYPE {name} AS (\n{}\n);",
-        attributes.join(",\n")
-    ));
-    script.comment("TYPE", &name, t.comment.as_ref());
+    let key = type_key(&t.schema, &t.name);
+    let sql = format!("CREATE TYPE {name} AS (\n{}\n);", attributes.join(",\n"));
+    script.push(key.clone(), sql);
+    script.comment(&key, "TYPE", &name, t.comment.as_ref());
+    // Attributes are parts of the type: their comments are keyed by the type.
     for a in &t.attributes {
         let column = format!("{name}.{}", ident(&a.name));
-        script.comment("COLUMN", &column, a.comment.as_ref());
+        script.comment(&key, "COLUMN", &column, a.comment.as_ref());
     }
-    script.access("TYPE", "TYPE", &name, &t.access);
+    script.access(&key, "TYPE", "TYPE", &name, &t.access);
 }
 
 pub(super) fn range_type(script: &mut Script, t: &RangeType) {
@@ -158,12 +187,14 @@ pub(super) fn range_type(script: &mut Script, t: &RangeType) {
             type_reference(m, &t.schema)
         ));
     }
-    script.push(format!(
+    let key = type_key(&t.schema, &t.name);
+    let sql = format!(
         "CREATE TYPE {name} AS RANGE (\n    {}\n);",
         options.join(",\n    ")
-    ));
-    script.comment("TYPE", &name, t.comment.as_ref());
-    script.access("TYPE", "TYPE", &name, &t.access);
+    );
+    script.push(key.clone(), sql);
+    script.comment(&key, "TYPE", &name, t.comment.as_ref());
+    script.access(&key, "TYPE", "TYPE", &name, &t.access);
 }
 
 /// A type name that is either already SQL (`public.x`, `"X"`) or a bare raw name in `schema`.
@@ -198,23 +229,26 @@ pub(super) fn domain(script: &mut Script, d: &Domain) {
         ));
     }
     text.push(';');
-    script.push(text);
+    // NOT VALID constraints and the comments on constraints are parts of the domain.
+    let key = type_key(&d.schema, &d.name);
+    script.push(key.clone(), text);
     for c in &not_valid {
         let mut definition = c.definition.clone();
         if !definition.ends_with(" NOT VALID") {
             definition.push_str(" NOT VALID");
         }
-        script.push(format!(
+        let sql = format!(
             "ALTER DOMAIN {name} ADD CONSTRAINT {} {definition};",
             ident(&c.name)
-        ));
+        );
+        script.push(key.clone(), sql);
     }
-    script.comment("DOMAIN", &name, d.comment.as_ref());
+    script.comment(&key, "DOMAIN", &name, d.comment.as_ref());
     for c in &d.constraints {
         let target = format!("{} ON DOMAIN {name}", ident(&c.name));
-        script.comment("CONSTRAINT", &target, c.comment.as_ref());
+        script.comment(&key, "CONSTRAINT", &target, c.comment.as_ref());
     }
-    script.access("DOMAIN", "DOMAIN", &name, &d.access);
+    script.access(&key, "DOMAIN", "DOMAIN", &name, &d.access);
 }
 
 fn is_not_valid(c: &crate::schema::DomainConstraint) -> bool {

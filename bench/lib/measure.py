@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Runs benchmark contenders in alternating rounds and reports medians.
+
+    measure.py --rounds 3 --anchor pg_dump \\
+        --contender 'strata=strata snapshot URL -o /tmp/s.yaml' --output strata=/tmp/s.yaml \\
+        --contender 'pg_dump=pg_dump --schema-only -f /tmp/p.sql URL' --output pg_dump=/tmp/p.sql \\
+        [--server-pid PID] [--warmup 1] [--meta key=value ...] [--json results.json]
+
+Each command is split with shlex and run without a shell: wall time is the monotonic clock
+around fork..wait; user+sys CPU comes from wait4() (the kernel's numbers, microsecond
+resolution, including any children the tool waited for); peak RSS comes from GNU time's %M.
+Why GNU time for RSS: Linux carries the high-water RSS of a process's pre-exec image into
+ru_maxrss, so a tool forked straight from Python would report at least Python's ~20 MiB.
+/usr/bin/time is forked from us but forks the tool itself, and it is small. Its own CPU
+(about a millisecond) is included in the CPU figure, equally for every contender. Without
+/usr/bin/time, wait4's ru_maxrss is used and the JSON says so ("rss_source").
+
+Rounds alternate the contenders (A B A B ...), so slow drift of the machine (thermal, page
+cache, a neighbour's job) hits every contender alike; medians shrug off a single outlier.
+An untimed warm-up round runs first (catalog and page caches warm for everyone).
+
+With --server-pid (the postmaster), the CPU the *server* spent on the contender's behalf is
+measured too: the postmaster's reaped-children CPU (cutime+cstime in /proc/PID/stat) grows by
+exactly the CPU of each backend that exited. For catalog-heavy tools this is most of the cost,
+and it is invisible in the client's own CPU time.
+
+Any contender exiting non-zero aborts the run with exit status 1 (never a timing verdict).
+Standard library only.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def find_gnu_time():
+    path = "/usr/bin/time"
+    try:
+        ok = subprocess.run([path, "-f", "%M", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return None
+    return path if ok else None
+
+
+GNU_TIME = find_gnu_time()
+
+
+def parse_pairs(values, what):
+    pairs = {}
+    for v in values or []:
+        if "=" not in v:
+            sys.exit(f"measure.py: {what} must be NAME=VALUE, got {v!r}")
+        k, val = v.split("=", 1)
+        pairs[k] = val
+    return pairs
+
+
+def server_children_cpu(pid):
+    """cutime+cstime of the postmaster in seconds: CPU of all exited backends so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        # Field 2 (comm) may contain spaces; split after its closing parenthesis.
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the comm: fields[0] is state (field 3), so field N is fields[N - 3].
+    cutime, cstime = int(fields[16 - 3]), int(fields[17 - 3])
+    return (cutime + cstime) / CLK_TCK
+
+
+def live_children(pid):
+    """PIDs of the postmaster's current children (background workers + backends)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return set(f.read().split())
+    except FileNotFoundError:
+        return set()
+
+
+def wait_backends_gone(pid, before, timeout=5.0):
+    """Waits until the postmaster has reaped the backends the contender started, so their
+    CPU shows up in cutime. `before` is the child set from before the run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (live_children(pid) - before):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_once(name, argv, output, server_pid):
+    if output and os.path.exists(output):
+        os.unlink(output)  # a stale file must not pass for this run's output
+    before_children = live_children(server_pid) if server_pid else set()
+    server_cpu_before = server_children_cpu(server_pid) if server_pid else None
+    start = time.monotonic()
+    # stderr goes to a file, not a pipe: nobody reads a pipe while we block in wait4.
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss:
+        full = [GNU_TIME, "-f", "%M", "-o", rss.name, *argv] if GNU_TIME else argv
+        proc = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=err)
+        # wait4 instead of proc.wait(): it hands back the child's rusage.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+        # GNU time writes "Command exited with non-zero status N" first on failure.
+        rss_lines = rss.read().split()
+        peak_rss_kib = int(rss_lines[-1]) if GNU_TIME and rss_lines else usage.ru_maxrss
+    if proc.returncode != 0:
+        print(f"\nmeasure.py: contender {name!r} failed (exit {proc.returncode}):", file=sys.stderr)
+        print(f"  command: {shlex.join(argv)}", file=sys.stderr)
+        print("  " + stderr.strip().replace("\n", "\n  "), file=sys.stderr)
+        sys.exit(1)
+    sample = {
+        "wall_s": round(wall, 6),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 6),
+        "user_s": round(usage.ru_utime, 6),
+        "sys_s": round(usage.ru_stime, 6),
+        "peak_rss_kib": peak_rss_kib,  # KiB
+    }
+    if server_pid:
+        if not wait_backends_gone(server_pid, before_children):
+            print(f"measure.py: warning: {name}'s backend had not exited after 5 s; "
+                  "its server CPU is undercounted", file=sys.stderr)
+        sample["server_cpu_s"] = round(server_children_cpu(server_pid) - server_cpu_before, 3)
+    if output:
+        if not os.path.exists(output):
+            print(f"measure.py: contender {name!r} exited 0 but wrote no {output}", file=sys.stderr)
+            sys.exit(1)
+        sample["output_bytes"] = os.path.getsize(output)
+        sample["output_sha256"] = sha256(output)
+    return sample
+
+
+def fmt_s(x):
+    return "-" if x is None else f"{x:.3f} s"
+
+
+def fmt_mib(kib):
+    return "-" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--contender", action="append", required=True, metavar="NAME=COMMAND",
+                    help="repeatable; the first one listed runs first in every round")
+    ap.add_argument("--output", action="append", metavar="NAME=PATH",
+                    help="file a contender writes: its size and hash are recorded")
+    ap.add_argument("--anchor", help="contender the ratios are relative to (default: the last)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    ap.add_argument("--server-pid", type=int, help="postmaster PID, to measure server CPU")
+    ap.add_argument("--meta", action="append", metavar="KEY=VALUE", help="copied into the JSON")
+    ap.add_argument("--json", metavar="PATH", help="write all samples and medians here")
+    args = ap.parse_args()
+
+    if args.rounds < 3:
+        sys.exit("measure.py: --rounds must be at least 3 (a median of fewer is not a median)")
+    contenders = parse_pairs(args.contender, "--contender")
+    commands = {name: shlex.split(cmd) for name, cmd in contenders.items()}
+    outputs = parse_pairs(args.output, "--output")
+    names = list(contenders)
+    anchor = args.anchor or names[-1]
+    if anchor not in contenders:
+        sys.exit(f"measure.py: anchor {anchor!r} is not a contender")
+
+    for w in range(args.warmup):
+        for name in names:
+            print(f"  warm-up {w + 1}/{args.warmup}: {name} ...", file=sys.stderr, flush=True)
+            run_once(name, commands[name], outputs.get(name), args.server_pid)
+
+    samples = {name: [] for name in names}
+    for r in range(args.rounds):
+        for name in names:  # A B A B ...: the order alternates within every round
+            s = run_once(name, commands[name], outputs.get(name), args.server_pid)
+            s["round"] = r + 1
+            samples[name].append(s)
+            extra = f", server CPU {s['server_cpu_s']:.2f} s" if "server_cpu_s" in s else ""
+            print(f"  round {r + 1}/{args.rounds}: {name:<10} wall {s['wall_s']:.3f} s, "
+                  f"CPU {s['cpu_s']:.3f} s{extra}", file=sys.stderr, flush=True)
+
+    def median(name, key):
+        values = [s[key] for s in samples[name] if key in s]
+        return statistics.median(values) if values else None
+
+    results = {}
+    for name in names:
+        results[name] = {
+            "command": commands[name],
+            "median": {k: median(name, k) for k in
+                       ("wall_s", "cpu_s", "user_s", "sys_s", "server_cpu_s", "peak_rss_kib", "output_bytes")},
+            "deterministic_output": (len({s["output_sha256"] for s in samples[name]}) == 1
+                                     if name in outputs else None),
+            "samples": samples[name],
+        }
+    anchor_wall = results[anchor]["median"]["wall_s"]
+    for name in names:
+        results[name]["wall_ratio_to_anchor"] = round(results[name]["median"]["wall_s"] / anchor_wall, 4)
+
+    # The table: medians over the timed rounds.
+    header = ["contender", "wall median", "CPU median", "server CPU", "peak RSS",
+              "output bytes", f"wall ratio to {anchor}"]
+    rows = []
+    for name in names:
+        m = results[name]["median"]
+        rows.append([name, fmt_s(m["wall_s"]), fmt_s(m["cpu_s"]), ("-" if m["server_cpu_s"] is None else f"{m['server_cpu_s']:.2f} s"),
+                     fmt_mib(m["peak_rss_kib"]),
+                     "-" if m["output_bytes"] is None else f"{int(m['output_bytes']):,}",
+                     f"{results[name]['wall_ratio_to_anchor']:.2f}x"])
+    if not args.server_pid:
+        header.pop(3)
+        for row in rows:
+            row.pop(3)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+    print(f"({args.rounds} timed rounds, alternating, after {args.warmup} warm-up; medians. "
+          "CPU = the tool's user+sys; server CPU = its PostgreSQL backend's, 10 ms ticks; "
+          "peak RSS = the tool's max resident set)")
+
+    if args.json:
+        doc = {"meta": parse_pairs(args.meta, "--meta"), "rounds": args.rounds,
+               "rss_source": "GNU time %M" if GNU_TIME else "wait4 ru_maxrss (includes the forking Python's RSS)",
+               "warmup_rounds": args.warmup, "anchor": anchor, "order": names, "contenders": results}
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
