@@ -71,7 +71,12 @@ fn convert_if_needed(desired: &Schema, current: &Schema) -> Result<Schema> {
     Ok(desired.clone())
 }
 
-fn check_reviewed_plan(plan: &Plan, desired: &Schema, current: &Schema, target: &Target) -> Result<()> {
+fn check_reviewed_plan(
+    plan: &Plan,
+    desired: &Schema,
+    current: &Schema,
+    target: &Target,
+) -> Result<()> {
     if plan.target_hash != diff::schema_hash(desired) {
         return Err(Error::Refused(
             "the plan was made for a different schema file (its target hash does not match this \
@@ -95,7 +100,12 @@ pub fn check_hazards(plan: &Plan, allowed: &Allowed) -> Result<()> {
     for (i, step) in plan.steps.iter().enumerate() {
         for hazard in &step.hazards {
             if !allowed.permits(hazard.kind) {
-                refused.push(format!("step {} ({}): {}", i + 1, step.reason, hazard.message));
+                refused.push(format!(
+                    "step {} ({}): {}",
+                    i + 1,
+                    step.reason,
+                    hazard.message
+                ));
             }
         }
     }
@@ -109,7 +119,10 @@ pub fn check_hazards(plan: &Plan, allowed: &Allowed) -> Result<()> {
         .filter(|h| !allowed.permits(h.kind))
         .map(|h| h.kind.name())
         .collect();
-    let flags: Vec<String> = kinds.iter().map(|k| format!("--allow-hazard {k}")).collect();
+    let flags: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("--allow-hazard {k}"))
+        .collect();
     Err(Error::Refused(format!(
         "refusing {} hazardous step(s): {} — rerun with {} (or --allow-all-hazards) if this is intended",
         refused.len(),

@@ -51,17 +51,8 @@ pub enum Error {
     Unsupported(String),
 
     /// A plan step failed on the server; everything in the transaction was rolled back.
-    #[error("{target}: step {number} of {total} ({reason}) failed: {cause}{rolled_back} — SQL: {sql}")]
-    StepFailed {
-        target: String,
-        number: usize,
-        total: usize,
-        reason: String,
-        sql: String,
-        cause: String,
-        /// Says what was rolled back and what was not.
-        rolled_back: String,
-    },
+    #[error("{0}")]
+    StepFailed(Box<StepFailure>),
 
     /// The user's safeguards stopped the command (hazards not allowed, stale plan, no TTY).
     #[error("{0}")]
@@ -87,5 +78,34 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// Which step of a plan failed, how, and what was undone.
+#[derive(Debug)]
+pub struct StepFailure {
+    pub target: String,
+    pub number: usize,
+    pub total: usize,
+    pub reason: String,
+    pub sql: String,
+    pub cause: String,
+    /// Says what was rolled back and what was not.
+    pub rolled_back: String,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: step {} of {} ({}) failed: {}{} — SQL: {}",
+            self.target,
+            self.number,
+            self.total,
+            self.reason,
+            self.cause,
+            self.rolled_back,
+            self.sql
+        )
     }
 }

@@ -52,7 +52,10 @@ pub struct ApplyArgs {
 
 fn parse_hazard(s: &str) -> std::result::Result<HazardKind, String> {
     HazardKind::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = crate::diff::hazard_kinds().iter().map(|k| k.name()).collect();
+        let names: Vec<&str> = crate::diff::hazard_kinds()
+            .iter()
+            .map(|k| k.name())
+            .collect();
         format!("unknown hazard '{s}' (one of: {})", names.join(", "))
     })
 }

@@ -47,7 +47,11 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&document).expect("JSON"));
     } else if plan.is_empty() {
-        println!("no drift: {} matches {}", args.database_display(), args.file);
+        println!(
+            "no drift: {} matches {}",
+            args.database_display(),
+            args.file
+        );
     } else {
         println!(
             "drift: {} differs from {}: {summary}",

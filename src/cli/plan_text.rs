@@ -42,7 +42,11 @@ pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
             out.push_str("--    runs outside the transaction\n");
         }
         for hazard in &step.hazards {
-            out.push_str(&format!("--    {}: {}\n", hazard.kind.name(), hazard.message));
+            out.push_str(&format!(
+                "--    {}: {}\n",
+                hazard.kind.name(),
+                hazard.message
+            ));
         }
         if let Some(check) = prechecks.iter().find(|c| c.step == number) {
             let verdict = if check.violations == 0 {

@@ -141,7 +141,9 @@ fn decide_change(
                 changed_columns,
             } => {
                 if !changed_columns.is_empty() {
-                    decisions.changed_columns.insert(name.clone(), changed_columns);
+                    decisions
+                        .changed_columns
+                        .insert(name.clone(), changed_columns);
                 }
                 decisions.alter.insert(key.clone(), steps);
             }
@@ -152,7 +154,11 @@ fn decide_change(
     match dialect.alter_in_place(key, source, target) {
         Some(change) => {
             for (table, column) in change.changed_columns {
-                decisions.changed_columns.entry(table).or_default().push(column);
+                decisions
+                    .changed_columns
+                    .entry(table)
+                    .or_default()
+                    .push(column);
             }
             decisions.alter.insert(key.clone(), change.steps);
         }
@@ -309,10 +315,26 @@ fn requirements(
         }
         _ => {}
     }
-    if let Some(table) = key.table() {
+    if let Some(relation) = key.table() {
         if !matches!(key, ObjectKey::Table { .. }) {
-            needs.push(ObjectKey::Table {
-                name: table.to_string(),
+            needs.push(relation_key(schema, relation));
+        }
+    }
+    if let ObjectKey::Index { name } = key {
+        if let Some(relation) = index_relation(schema, name) {
+            needs.push(relation);
+        }
+    }
+    if let ObjectKey::ReplicaIdentity { table } = key {
+        let index = find_table(schema, table).and_then(|t| {
+            t.replica_identity
+                .as_deref()?
+                .strip_prefix("index ")
+                .map(|i| (t, i))
+        });
+        if let Some((t, index)) = index {
+            needs.push(ObjectKey::Index {
+                name: crate::schema::qualified(&t.schema, index),
             });
         }
     }
@@ -354,6 +376,48 @@ fn quoted_call(raw: &str) -> String {
     }
 }
 
+/// The key of a relation named `schema.name`: a view's, or else a table's.
+fn relation_key(schema: &Schema, name: &str) -> ObjectKey {
+    let is_view = schema
+        .views
+        .iter()
+        .any(|v| crate::schema::qualified(&v.schema, &v.name) == name);
+    if is_view {
+        ObjectKey::View {
+            name: name.to_string(),
+        }
+    } else {
+        ObjectKey::Table {
+            name: name.to_string(),
+        }
+    }
+}
+
+/// The table or materialized view an index (`schema.index`) is on.
+fn index_relation(schema: &Schema, index: &str) -> Option<ObjectKey> {
+    let on_table = schema.tables.iter().find(|t| {
+        t.indexes
+            .iter()
+            .any(|i| crate::schema::qualified(&t.schema, &i.name) == index)
+    });
+    if let Some(t) = on_table {
+        return Some(ObjectKey::Table {
+            name: crate::schema::qualified(&t.schema, &t.name),
+        });
+    }
+    schema
+        .views
+        .iter()
+        .find(|v| {
+            v.indexes
+                .iter()
+                .any(|i| crate::schema::qualified(&v.schema, &i.name) == index)
+        })
+        .map(|v| ObjectKey::View {
+            name: crate::schema::qualified(&v.schema, &v.name),
+        })
+}
+
 /// A `depends_on` entry: `schema.name(args)` is a function, anything else a relation.
 fn relation_or_function(schema: &Schema, reference: &str) -> ObjectKey {
     if reference.ends_with(')') && reference.contains('(') {
@@ -361,19 +425,7 @@ fn relation_or_function(schema: &Schema, reference: &str) -> ObjectKey {
             name: reference.to_string(),
         };
     }
-    let is_view = schema
-        .views
-        .iter()
-        .any(|v| crate::schema::qualified(&v.schema, &v.name) == reference);
-    if is_view {
-        ObjectKey::View {
-            name: reference.to_string(),
-        }
-    } else {
-        ObjectKey::Table {
-            name: reference.to_string(),
-        }
-    }
+    relation_key(schema, reference)
 }
 
 /// A table dropped while a table of the same shape (column names and types) is created was
@@ -414,12 +466,24 @@ fn flag_possible_renames(steps: &mut [Step], source: &Schema, target: &Schema, d
     }
 }
 
-fn drop_steps(
-    source: &Schema,
-    src: &Objects,
-    d: &Decisions,
-    dialect: &dyn Dialect,
-) -> Vec<Step> {
+/// For each index (`schema.index`): its table and the partitioned index it is attached to.
+fn index_owners(schema: &Schema) -> HashMap<String, (String, Option<String>)> {
+    let mut owners = HashMap::new();
+    for t in &schema.tables {
+        for i in &t.indexes {
+            owners.insert(
+                crate::schema::qualified(&t.schema, &i.name),
+                (
+                    crate::schema::qualified(&t.schema, &t.name),
+                    i.attached_to.clone(),
+                ),
+            );
+        }
+    }
+    owners
+}
+
+fn drop_steps(source: &Schema, src: &Objects, d: &Decisions, dialect: &dyn Dialect) -> Vec<Step> {
     let dropped_tables: HashSet<&str> = d
         .drop
         .iter()
@@ -428,32 +492,48 @@ fn drop_steps(
             _ => None,
         })
         .collect();
-    let mut keys: Vec<&ObjectKey> = d
-        .drop
-        .iter()
-        .filter(|k| {
-            // Dropping a table drops what hangs off it; dropping an object drops its comment.
-            let owner = k.owner();
-            let implied_by_table = !matches!(owner, ObjectKey::Table { .. })
-                && owner.table().is_some_and(|t| dropped_tables.contains(t));
-            let implied_by_owner = !std::ptr::eq(owner, *k) && d.drop.contains(owner);
-            !implied_by_table && !implied_by_owner
-        })
-        .collect();
+    let index_owners = index_owners(source);
+    let implied = |k: &ObjectKey| -> bool {
+        // Dropping a table drops what hangs off it (but a foreign key to another dropped
+        // table must go first, or that table cannot be dropped); dropping an object drops its
+        // comment and grants; dropping a partitioned index drops its partitions' indexes.
+        let owner = k.owner();
+        if !std::ptr::eq(owner, k) && d.drop.contains(owner) {
+            return true;
+        }
+        if let ObjectKey::Constraint { table, name } = k {
+            let is_foreign_key = find_table(source, table)
+                .and_then(|t| t.constraints.iter().find(|c| &c.name == name))
+                .is_some_and(|c| c.references.is_some());
+            return !is_foreign_key && dropped_tables.contains(table.as_str());
+        }
+        if let ObjectKey::Index { name } = k {
+            let (table, parent) = index_owners.get(name.as_str()).cloned().unwrap_or_default();
+            let parent_dropped =
+                parent.is_some_and(|p| d.drop.contains(&ObjectKey::Index { name: p }));
+            return parent_dropped || dropped_tables.contains(table.as_str());
+        }
+        !matches!(k, ObjectKey::Table { .. })
+            && k.table().is_some_and(|t| dropped_tables.contains(t))
+    };
+    let mut keys: Vec<&ObjectKey> = d.drop.iter().filter(|k| !implied(k)).collect();
     keys.sort_by_key(|k| std::cmp::Reverse(src.position[*k]));
     keys.into_iter()
         .flat_map(|k| {
             let recreated = d.create.contains(k);
-            dialect.drop(k, source, &src.sql[k]).into_iter().map(move |mut step| {
-                if recreated {
-                    step.reason = format!("{} (recreated below)", step.reason);
-                    // Recreating loses nothing the create does not bring back, except data.
-                    if !matches!(k, ObjectKey::Table { .. }) {
-                        step.hazards.retain(|h| h.kind != HazardKind::DataLoss);
+            dialect
+                .drop(k, source, &src.sql[k])
+                .into_iter()
+                .map(move |mut step| {
+                    if recreated {
+                        step.reason = format!("{} (recreated below)", step.reason);
+                        // Recreating loses nothing the create does not bring back, except data.
+                        if !matches!(k, ObjectKey::Table { .. }) {
+                            step.hazards.retain(|h| h.kind != HazardKind::DataLoss);
+                        }
                     }
-                }
-                step
-            })
+                    step
+                })
         })
         .collect()
 }
@@ -494,7 +574,8 @@ fn forward_steps(
 /// Steps that cannot run in a transaction go before it (enum values, which later steps may
 /// use) or after it (concurrent index builds); the rest keep their order.
 fn order_by_transaction(steps: Vec<Step>) -> Vec<Step> {
-    let (outside, inside): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|s| !s.transactional);
+    let (outside, inside): (Vec<Step>, Vec<Step>) =
+        steps.into_iter().partition(|s| !s.transactional);
     let (before, after): (Vec<Step>, Vec<Step>) = outside
         .into_iter()
         .partition(|s| !s.sql.contains("CONCURRENTLY"));
@@ -518,9 +599,4 @@ pub(crate) fn create_step(key: &ObjectKey, sql: String, recreated: bool) -> Step
         transactional: true,
         precheck: None,
     }
-}
-
-/// A hazard helper for dialects.
-pub(crate) fn hazard(kind: HazardKind, message: impl Into<String>) -> Hazard {
-    Hazard::new(kind, message)
 }

@@ -9,9 +9,9 @@
 //! are stable and listed in `docs/PLAN.md`.
 
 mod changes;
-pub mod summary;
 mod hazard;
 mod rename;
+pub mod summary;
 
 use serde::{Deserialize, Serialize};
 
@@ -146,7 +146,9 @@ impl Plan {
 pub fn schema_hash(schema: &Schema) -> String {
     let mut canonical = schema.clone();
     canonical.server_version = String::new();
-    blake3::hash(canonical.to_json().as_bytes()).to_hex().to_string()
+    blake3::hash(canonical.to_json().as_bytes())
+        .to_hex()
+        .to_string()
 }
 
 /// Plans the migration from `source` (what the database has) to `target` (what it should

@@ -24,8 +24,14 @@ pub(super) fn apply_renames(
             } else {
                 qualified(&table.schema, old)
             };
-            let exists_old = renamed.tables.iter().any(|t| qualified(&t.schema, &t.name) == old_name);
-            let exists_new = renamed.tables.iter().any(|t| qualified(&t.schema, &t.name) == new_name);
+            let exists_old = renamed
+                .tables
+                .iter()
+                .any(|t| qualified(&t.schema, &t.name) == old_name);
+            let exists_new = renamed
+                .tables
+                .iter()
+                .any(|t| qualified(&t.schema, &t.name) == new_name);
             if exists_old && exists_new {
                 return Err(Error::Unsupported(format!(
                     "table {new_name} says renamed_from: {old}, but both tables exist in the \
@@ -33,7 +39,13 @@ pub(super) fn apply_renames(
                 )));
             }
             if exists_old {
-                steps.push(rename_table(&mut renamed, &old_name, &table.schema, &table.name, dialect));
+                steps.push(rename_table(
+                    &mut renamed,
+                    &old_name,
+                    &table.schema,
+                    &table.name,
+                    dialect,
+                ));
             }
         }
         for column in &table.columns {
@@ -48,7 +60,10 @@ pub(super) fn apply_renames(
                 continue;
             };
             let has_old = renamed.tables[t].columns.iter().any(|c| &c.name == old);
-            let has_new = renamed.tables[t].columns.iter().any(|c| c.name == column.name);
+            let has_new = renamed.tables[t]
+                .columns
+                .iter()
+                .any(|c| c.name == column.name);
             if has_old && has_new {
                 return Err(Error::Unsupported(format!(
                     "column {new_name}.{} says renamed_from: {old}, but both columns exist in \
@@ -203,7 +218,10 @@ fn rename_column(
             tr.definition = replace_word(&tr.definition, &old_quoted, &new_quoted);
         }
         for p in &mut t.policies {
-            p.using = p.using.as_ref().map(|e| replace_word(e, &old_quoted, &new_quoted));
+            p.using = p
+                .using
+                .as_ref()
+                .map(|e| replace_word(e, &old_quoted, &new_quoted));
             p.with_check = p
                 .with_check
                 .as_ref()
@@ -258,8 +276,8 @@ fn word_positions<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usiz
         let before = text[..i].chars().next_back();
         let after = text[i + word.len()..].chars().next();
         let quoted = word.starts_with('"');
-        let bounded = quoted
-            || (!before.is_some_and(is_word_char) && !after.is_some_and(is_word_char));
+        let bounded =
+            quoted || (!before.is_some_and(is_word_char) && !after.is_some_and(is_word_char));
         bounded.then_some(i)
     })
 }

@@ -91,7 +91,11 @@ impl fmt::Display for Summary {
             return f.write_str("no differences");
         }
         let mut parts = Vec::new();
-        for (sign, counts) in [("+", &self.added), ("~", &self.changed), ("-", &self.removed)] {
+        for (sign, counts) in [
+            ("+", &self.added),
+            ("~", &self.changed),
+            ("-", &self.removed),
+        ] {
             for (kind, n) in counts {
                 let word = if kind == "index" && *n != 1 {
                     "indexes".to_string()

@@ -108,14 +108,24 @@ pub trait Dialect {
     fn drop(&self, key: &ObjectKey, source: &Schema, created_by: &str) -> Vec<Step>;
 
     /// How to turn table `from` into `to` without recreating it, if possible.
-    fn alter_table(&self, from: &Table, to: &Table, source: &Schema, target: &Schema)
-        -> TableChange;
+    fn alter_table(
+        &self,
+        from: &Table,
+        to: &Table,
+        source: &Schema,
+        target: &Schema,
+    ) -> TableChange;
 
     /// An in-place change of any other object, or `None` when it must be dropped and created.
     fn alter_in_place(&self, key: &ObjectKey, source: &Schema, target: &Schema) -> Option<InPlace>;
 
-    fn rename_table(&self, old_schema: &str, old_name: &str, new_schema: &str, new_name: &str)
-        -> String;
+    fn rename_table(
+        &self,
+        old_schema: &str,
+        old_name: &str,
+        new_schema: &str,
+        new_name: &str,
+    ) -> String;
     fn rename_column(&self, schema: &str, table: &str, old: &str, new: &str) -> String;
     fn quote_ident(&self, name: &str) -> String;
     fn quote_qualified(&self, schema: &str, name: &str) -> String;

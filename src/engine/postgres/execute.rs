@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::diff::Step;
 use crate::engine::ExecuteOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StepFailure};
 use crate::schema::Schema;
 
 use super::Postgres;
@@ -20,20 +20,40 @@ impl Postgres {
         verify: &mut dyn FnMut(&Schema) -> Result<()>,
     ) -> Result<()> {
         let total = steps.len();
-        let numbered: Vec<(usize, &Step)> = steps.iter().enumerate().map(|(i, s)| (i + 1, s)).collect();
-        let first_inside = numbered.iter().position(|(_, s)| s.transactional).unwrap_or(total);
-        let last_inside = numbered.iter().rposition(|(_, s)| s.transactional).map_or(first_inside, |p| p + 1);
+        let numbered: Vec<(usize, &Step)> =
+            steps.iter().enumerate().map(|(i, s)| (i + 1, s)).collect();
+        let first_inside = numbered
+            .iter()
+            .position(|(_, s)| s.transactional)
+            .unwrap_or(total);
+        let last_inside = numbered
+            .iter()
+            .rposition(|(_, s)| s.transactional)
+            .map_or(first_inside, |p| p + 1);
         let (before, rest) = numbered.split_at(first_inside);
         let (inside, after) = rest.split_at(last_inside - first_inside);
 
         let timeout = lock_timeout_setting(options.lock_timeout);
         let display = self.display().to_string();
+        // The plan's statements are written like the creation script: every name qualified, and
+        // function bodies not checked against tables created later in the same plan.
         self.client()
-            .batch_execute(&format!("SET lock_timeout = '{timeout}'"))
+            .batch_execute(&format!(
+                "SET lock_timeout = '{timeout}'; SET check_function_bodies = false; \
+                 SELECT pg_catalog.set_config('search_path', '', false)"
+            ))
             .map_err(|e| step_error(&display, 0, total, "set lock_timeout", "", &e, ""))?;
         for (number, step) in before {
             self.client().batch_execute(&step.sql).map_err(|e| {
-                step_error(&display, *number, total, &step.reason, &step.sql, &e, " (nothing else was run)")
+                step_error(
+                    &display,
+                    *number,
+                    total,
+                    &step.reason,
+                    &step.sql,
+                    &e,
+                    " (nothing else was run)",
+                )
             })?;
         }
         let kept = if before.is_empty() {
@@ -53,7 +73,15 @@ impl Postgres {
         for (number, step) in inside {
             if let Err(e) = tx.batch_execute(&step.sql) {
                 let rolled_back = format!("; the transaction was rolled back{kept}");
-                return Err(step_error(&display, *number, total, &step.reason, &step.sql, &e, &rolled_back));
+                return Err(step_error(
+                    &display,
+                    *number,
+                    total,
+                    &step.reason,
+                    &step.sql,
+                    &e,
+                    &rolled_back,
+                ));
             }
         }
         let savepoint = tx
@@ -82,11 +110,14 @@ impl Postgres {
     /// Runs a counting query (a plan step's pre-check).
     pub(super) fn count_rows(&mut self, sql: &str) -> Result<i64> {
         let display = self.display().to_string();
-        let row = self.client().query_one(sql, &[]).map_err(|e| Error::Query {
-            target: display,
-            what: format!("pre-check `{sql}`"),
-            cause: server_message(&e),
-        })?;
+        let row = self
+            .client()
+            .query_one(sql, &[])
+            .map_err(|e| Error::Query {
+                target: display,
+                what: format!("pre-check `{sql}`"),
+                cause: server_message(&e),
+            })?;
         Ok(row.get(0))
     }
 }
@@ -104,7 +135,9 @@ fn server_message(e: &postgres::Error) -> String {
                 text.push_str(&format!(" ({detail})"));
             }
             if db.code() == &postgres::error::SqlState::LOCK_NOT_AVAILABLE {
-                text.push_str(" — another transaction holds a lock; retry later or raise --lock-timeout");
+                text.push_str(
+                    " — another transaction holds a lock; retry later or raise --lock-timeout",
+                );
             }
             text
         }
@@ -121,7 +154,7 @@ fn step_error(
     e: &postgres::Error,
     rolled_back: &str,
 ) -> Error {
-    Error::StepFailed {
+    Error::StepFailed(Box::new(StepFailure {
         target: display.to_string(),
         number,
         total,
@@ -129,6 +162,5 @@ fn step_error(
         sql: sql.trim().to_string(),
         cause: server_message(e),
         rolled_back: rolled_back.to_string(),
-    }
+    }))
 }
-

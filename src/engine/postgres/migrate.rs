@@ -9,8 +9,8 @@ use crate::diff::{Action, Hazard, HazardKind, Step};
 use crate::engine::{CreateContext, Dialect, InPlace, TableChange};
 use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{
-    qualified as raw_qualified, Column, ConstraintKind, Domain, EnumType, Function,
-    FunctionKind, Identity, IdentityGeneration, Schema, SequenceOptions, Table,
+    qualified as raw_qualified, Column, CompositeAttribute, CompositeType, ConstraintKind, Domain,
+    EnumType, Function, FunctionKind, Identity, IdentityGeneration, Schema, SequenceOptions, Table,
 };
 
 use super::render::{ident, literal, qualified};
@@ -94,7 +94,10 @@ impl Dialect for PostgresDialect {
                     );
                 }
                 if statement.sql.starts_with("CREATE UNIQUE") {
-                    s = s.with_hazard(HazardKind::MayFail, "fails if existing rows hold duplicates");
+                    s = s.with_hazard(
+                        HazardKind::MayFail,
+                        "fails if existing rows hold duplicates",
+                    );
                 }
                 vec![s]
             }
@@ -120,7 +123,10 @@ impl Dialect for PostgresDialect {
             ObjectKey::Table { name } => {
                 s.inverse = None;
                 s = s
-                    .with_hazard(HazardKind::DataLoss, format!("drops table {name} with all its rows"))
+                    .with_hazard(
+                        HazardKind::DataLoss,
+                        format!("drops table {name} with all its rows"),
+                    )
                     .with_hazard(HazardKind::Irreversible, "the rows cannot be brought back");
             }
             ObjectKey::Sequence { name } => {
@@ -146,7 +152,13 @@ impl Dialect for PostgresDialect {
         vec![s]
     }
 
-    fn alter_table(&self, from: &Table, to: &Table, source: &Schema, target: &Schema) -> TableChange {
+    fn alter_table(
+        &self,
+        from: &Table,
+        to: &Table,
+        source: &Schema,
+        target: &Schema,
+    ) -> TableChange {
         super::migrate_table::alter_table(from, to, source, target)
     }
 
@@ -161,7 +173,14 @@ impl Dialect for PostgresDialect {
         let restate = |reason: &str| {
             let steps = target_sql()
                 .into_iter()
-                .map(|sql| step(key.clone(), Action::Alter, format!("{reason} {}", key.owner().describe()), sql))
+                .map(|sql| {
+                    step(
+                        key.clone(),
+                        Action::Alter,
+                        format!("{reason} {}", key.owner().describe()),
+                        sql,
+                    )
+                })
                 .collect();
             Some(InPlace {
                 steps,
@@ -178,12 +197,20 @@ impl Dialect for PostgresDialect {
             ObjectKey::Type { name } => alter_type(name, source, target),
             ObjectKey::Function { name } => replace_function(key, name, source, target),
             ObjectKey::Extension { name } => alter_extension(key, name, source, target),
-            ObjectKey::Trigger { table, name } => alter_trigger_state(key, table, name, source, target),
+            ObjectKey::Trigger { table, name } => {
+                alter_trigger_state(key, table, name, source, target)
+            }
             _ => None,
         }
     }
 
-    fn rename_table(&self, old_schema: &str, old_name: &str, new_schema: &str, new_name: &str) -> String {
+    fn rename_table(
+        &self,
+        old_schema: &str,
+        old_name: &str,
+        new_schema: &str,
+        new_name: &str,
+    ) -> String {
         let mut sql = Vec::new();
         let mut current_schema = old_schema;
         if old_schema != new_schema {
@@ -223,7 +250,13 @@ impl Dialect for PostgresDialect {
 }
 
 /// Adds hazards, pre-checks and the online form to an `ADD CONSTRAINT` on an existing table.
-fn constraint_steps(mut s: Step, target: &Schema, table: &str, name: &str, online: bool) -> Vec<Step> {
+fn constraint_steps(
+    mut s: Step,
+    target: &Schema,
+    table: &str,
+    name: &str,
+    online: bool,
+) -> Vec<Step> {
     let Some(t) = find_table(target, table) else {
         return vec![s];
     };
@@ -260,7 +293,10 @@ fn constraint_steps(mut s: Step, target: &Schema, table: &str, name: &str, onlin
                 .trim_end_matches(" NOT VALID")
                 .to_string();
             s = s
-                .with_hazard(HazardKind::MayFail, "fails if existing rows violate the check")
+                .with_hazard(
+                    HazardKind::MayFail,
+                    "fails if existing rows violate the check",
+                )
                 .with_precheck(format!(
                     "SELECT count(*) FROM {relation} WHERE NOT {expression}"
                 ));
@@ -276,7 +312,10 @@ fn constraint_steps(mut s: Step, target: &Schema, table: &str, name: &str, onlin
                 .zip(&r.columns)
                 .map(|(child, parent)| format!("p.{} = c.{child}", ident(parent)))
                 .collect();
-            let present: Vec<String> = columns.iter().map(|col| format!("c.{col} IS NOT NULL")).collect();
+            let present: Vec<String> = columns
+                .iter()
+                .map(|col| format!("c.{col} IS NOT NULL"))
+                .collect();
             s = s
                 .with_hazard(
                     HazardKind::MayFail,
@@ -291,14 +330,23 @@ fn constraint_steps(mut s: Step, target: &Schema, table: &str, name: &str, onlin
         }
         ConstraintKind::Exclusion => vec![s
             .with_hazard(HazardKind::MayFail, "fails if existing rows conflict")
-            .with_hazard(HazardKind::LongLock, "builds an index while blocking writes")],
+            .with_hazard(
+                HazardKind::LongLock,
+                "builds an index while blocking writes",
+            )],
     }
 }
 
 /// Online mode adds a check or foreign key NOT VALID (a brief lock) and validates it in a
 /// second step (which does not block writes); otherwise the one step holds the lock while it
 /// scans.
-fn validate_separately(mut s: Step, relation: &str, name: &str, online: bool, already_not_valid: bool) -> Vec<Step> {
+fn validate_separately(
+    mut s: Step,
+    relation: &str,
+    name: &str,
+    online: bool,
+    already_not_valid: bool,
+) -> Vec<Step> {
     if already_not_valid {
         return vec![s];
     }
@@ -315,11 +363,23 @@ fn validate_separately(mut s: Step, relation: &str, name: &str, online: bool, al
         s.object.clone(),
         Action::Alter,
         format!("validate {} without blocking writes", s.object.describe()),
-        format!("ALTER TABLE {relation} VALIDATE CONSTRAINT {};", ident(name)),
+        format!(
+            "ALTER TABLE {relation} VALIDATE CONSTRAINT {};",
+            ident(name)
+        ),
     )
-    .with_hazard(HazardKind::MayFail, "fails if existing rows violate the constraint");
+    .with_hazard(
+        HazardKind::MayFail,
+        "fails if existing rows violate the constraint",
+    );
     let precheck = s.precheck.take();
-    vec![s, Step { precheck, ..validate }]
+    vec![
+        s,
+        Step {
+            precheck,
+            ..validate
+        },
+    ]
 }
 
 /// The statement that removes an object as `schema` describes it.
@@ -463,19 +523,26 @@ fn alter_sequence(name: &str, source: &Schema, target: &Schema) -> Option<InPlac
             .cloned()
     };
     let (from, to) = (find(source)?, find(target)?);
-    let key = ObjectKey::Sequence { name: name.to_string() };
+    let key = ObjectKey::Sequence {
+        name: name.to_string(),
+    };
     let seq = qualified(&to.schema, &to.name);
     let mut s = step(
         key,
         Action::Alter,
         format!("change the options of sequence {name}"),
-        format!("ALTER SEQUENCE {seq} {};", sequence_option_clauses(&to.options)),
+        format!(
+            "ALTER SEQUENCE {seq} {};",
+            sequence_option_clauses(&to.options)
+        ),
     )
     .with_inverse(format!(
         "ALTER SEQUENCE {seq} {};",
         sequence_option_clauses(&from.options)
     ));
-    if to.options.max_value < from.options.max_value || to.options.min_value > from.options.min_value {
+    if to.options.max_value < from.options.max_value
+        || to.options.min_value > from.options.min_value
+    {
         s = s.with_hazard(
             HazardKind::MayFail,
             "fails if the sequence's current value is outside the new bounds",
@@ -506,7 +573,97 @@ fn alter_type(name: &str, source: &Schema, target: &Schema) -> Option<InPlace> {
     if let (Some(from), Some(to)) = (find_domain(source), find_domain(target)) {
         return alter_domain(&from, &to);
     }
+    let find_composite = |s: &Schema| {
+        s.composite_types
+            .iter()
+            .find(|t| raw_qualified(&t.schema, &t.name) == name)
+            .cloned()
+    };
+    if let (Some(from), Some(to)) = (find_composite(source), find_composite(target)) {
+        return alter_composite(&from, &to);
+    }
     None
+}
+
+/// Attributes are dropped and appended in place (columns of this type keep their values); a
+/// retyped or reordered attribute means the type is recreated.
+fn alter_composite(from: &CompositeType, to: &CompositeType) -> Option<InPlace> {
+    let kept: Vec<&str> = from
+        .attributes
+        .iter()
+        .filter(|a| to.attributes.iter().any(|b| b.name == a.name))
+        .map(|a| a.name.as_str())
+        .collect();
+    let added: Vec<&CompositeAttribute> = to
+        .attributes
+        .iter()
+        .filter(|b| !from.attributes.iter().any(|a| a.name == b.name))
+        .collect();
+    let resulting: Vec<&str> = kept
+        .iter()
+        .copied()
+        .chain(added.iter().map(|a| a.name.as_str()))
+        .collect();
+    let wanted: Vec<&str> = to.attributes.iter().map(|a| a.name.as_str()).collect();
+    if resulting != wanted {
+        return None;
+    }
+    let key = ObjectKey::Type {
+        name: raw_qualified(&to.schema, &to.name),
+    };
+    let type_name = qualified(&to.schema, &to.name);
+    let mut actions = Vec::new();
+    let mut hazards = Vec::new();
+    for a in from
+        .attributes
+        .iter()
+        .filter(|a| !kept.contains(&a.name.as_str()))
+    {
+        actions.push(format!("DROP ATTRIBUTE {}", ident(&a.name)));
+        hazards.push(Hazard::new(
+            HazardKind::DataLoss,
+            format!(
+                "drops attribute {} and its values in every column of the type",
+                a.name
+            ),
+        ));
+    }
+    for b in &to.attributes {
+        if let Some(a) = from.attributes.iter().find(|a| a.name == b.name) {
+            // PostgreSQL refuses to retype an attribute while a table column uses the type.
+            if a.data_type != b.data_type || a.collation != b.collation {
+                return None;
+            }
+        }
+    }
+    for b in &added {
+        let collate = b
+            .collation
+            .as_ref()
+            .map(|c| format!(" COLLATE {c}"))
+            .unwrap_or_default();
+        actions.push(format!(
+            "ADD ATTRIBUTE {} {}{collate} CASCADE",
+            ident(&b.name),
+            b.data_type
+        ));
+    }
+    let mut steps = Vec::new();
+    if !actions.is_empty() {
+        steps.push(Step {
+            hazards,
+            ..step(
+                key.clone(),
+                Action::Alter,
+                format!("change the attributes of {}", key.describe()),
+                format!("ALTER TYPE {type_name} {};", actions.join(", ")),
+            )
+        });
+    }
+    Some(InPlace {
+        steps,
+        changed_columns: vec![],
+    })
 }
 
 /// New labels are added in place (`ADD VALUE … BEFORE/AFTER`, outside the transaction: a value
@@ -518,8 +675,13 @@ fn alter_enum(from: &EnumType, to: &EnumType, source: &Schema) -> InPlace {
         name: raw_qualified(&to.schema, &to.name),
     };
     let type_name = qualified(&to.schema, &to.name);
-    let kept: Vec<&String> = to.values.iter().filter(|v| from.values.contains(v)).collect();
-    let only_additions = kept.len() == from.values.len() && kept.iter().copied().eq(from.values.iter());
+    let kept: Vec<&String> = to
+        .values
+        .iter()
+        .filter(|v| from.values.contains(v))
+        .collect();
+    let only_additions =
+        kept.len() == from.values.len() && kept.iter().copied().eq(from.values.iter());
     if only_additions {
         let mut steps = Vec::new();
         for (i, value) in to.values.iter().enumerate() {
@@ -537,7 +699,10 @@ fn alter_enum(from: &EnumType, to: &EnumType, source: &Schema) -> InPlace {
                 key.clone(),
                 Action::Alter,
                 format!("add value {} to enum {}", literal(value), key.describe()),
-                format!("ALTER TYPE {type_name} ADD VALUE {}{position};", literal(value)),
+                format!(
+                    "ALTER TYPE {type_name} ADD VALUE {}{position};",
+                    literal(value)
+                ),
             )
             .with_hazard(
                 HazardKind::Irreversible,
@@ -554,7 +719,13 @@ fn alter_enum(from: &EnumType, to: &EnumType, source: &Schema) -> InPlace {
     rebuild_enum(from, to, source, key, &type_name)
 }
 
-fn rebuild_enum(from: &EnumType, to: &EnumType, source: &Schema, key: ObjectKey, type_name: &str) -> InPlace {
+fn rebuild_enum(
+    from: &EnumType,
+    to: &EnumType,
+    source: &Schema,
+    key: ObjectKey,
+    type_name: &str,
+) -> InPlace {
     let old_name = format!("{}__strata_old", to.name);
     let removed: Vec<String> = from
         .values
@@ -565,7 +736,10 @@ fn rebuild_enum(from: &EnumType, to: &EnumType, source: &Schema, key: ObjectKey,
     let mut steps = vec![step(
         key.clone(),
         Action::Alter,
-        format!("rebuild enum {} (values removed or reordered)", key.describe()),
+        format!(
+            "rebuild enum {} (values removed or reordered)",
+            key.describe()
+        ),
         format!("ALTER TYPE {type_name} RENAME TO {};", ident(&old_name)),
     )];
     let values: Vec<String> = to.values.iter().map(|v| literal(v)).collect();
@@ -578,7 +752,11 @@ fn rebuild_enum(from: &EnumType, to: &EnumType, source: &Schema, key: ObjectKey,
     let mut changed_columns = Vec::new();
     let used_as = [type_name.to_string(), format!("{type_name}[]")];
     for t in &source.tables {
-        for c in t.columns.iter().filter(|c| !c.inherited && used_as.contains(&c.data_type)) {
+        for c in t
+            .columns
+            .iter()
+            .filter(|c| !c.inherited && used_as.contains(&c.data_type))
+        {
             let relation = qualified(&t.schema, &t.name);
             let column = ident(&c.name);
             let array = c.data_type.ends_with("[]");
@@ -601,7 +779,10 @@ fn rebuild_enum(from: &EnumType, to: &EnumType, source: &Schema, key: ObjectKey,
                 s = s
                     .with_hazard(
                         HazardKind::DataLoss,
-                        format!("rows holding a removed value ({}) make the conversion fail", removed.join(", ")),
+                        format!(
+                            "rows holding a removed value ({}) make the conversion fail",
+                            removed.join(", ")
+                        ),
                     )
                     .with_precheck(format!(
                         "SELECT count(*) FROM {relation} WHERE {column}::text IN ({})",
@@ -639,19 +820,41 @@ fn alter_domain(from: &Domain, to: &Domain) -> Option<InPlace> {
     };
     let domain = qualified(&to.schema, &to.name);
     let mut steps = Vec::new();
-    let alter = |sql: String, reason: &str| step(key.clone(), Action::Alter, format!("{reason} of domain {domain}"), sql);
+    let alter = |sql: String, reason: &str| {
+        step(
+            key.clone(),
+            Action::Alter,
+            format!("{reason} of domain {domain}"),
+            sql,
+        )
+    };
     if from.default != to.default {
         steps.push(match &to.default {
-            Some(d) => alter(format!("ALTER DOMAIN {domain} SET DEFAULT {d};"), "change the default"),
-            None => alter(format!("ALTER DOMAIN {domain} DROP DEFAULT;"), "drop the default"),
+            Some(d) => alter(
+                format!("ALTER DOMAIN {domain} SET DEFAULT {d};"),
+                "change the default",
+            ),
+            None => alter(
+                format!("ALTER DOMAIN {domain} DROP DEFAULT;"),
+                "drop the default",
+            ),
         });
     }
     if from.not_null != to.not_null {
         steps.push(if to.not_null {
-            alter(format!("ALTER DOMAIN {domain} SET NOT NULL;"), "set NOT NULL")
-                .with_hazard(HazardKind::MayFail, "fails if a column of this domain holds NULLs")
+            alter(
+                format!("ALTER DOMAIN {domain} SET NOT NULL;"),
+                "set NOT NULL",
+            )
+            .with_hazard(
+                HazardKind::MayFail,
+                "fails if a column of this domain holds NULLs",
+            )
         } else {
-            alter(format!("ALTER DOMAIN {domain} DROP NOT NULL;"), "drop NOT NULL")
+            alter(
+                format!("ALTER DOMAIN {domain} DROP NOT NULL;"),
+                "drop NOT NULL",
+            )
         });
     }
     for c in &from.constraints {
@@ -666,7 +869,11 @@ fn alter_domain(from: &Domain, to: &Domain) -> Option<InPlace> {
         if !from.constraints.contains(c) {
             steps.push(
                 alter(
-                    format!("ALTER DOMAIN {domain} ADD CONSTRAINT {} {};", ident(&c.name), c.definition),
+                    format!(
+                        "ALTER DOMAIN {domain} ADD CONSTRAINT {} {};",
+                        ident(&c.name),
+                        c.definition
+                    ),
                     "add a constraint",
                 )
                 .with_hazard(HazardKind::MayFail, "fails if existing values violate it"),
@@ -691,7 +898,12 @@ fn alter_domain(from: &Domain, to: &Domain) -> Option<InPlace> {
 
 /// `CREATE OR REPLACE` keeps a function's identity (and what depends on it) when its result
 /// type and argument names stay the same; otherwise it must be dropped and created.
-fn replace_function(key: &ObjectKey, name: &str, source: &Schema, target: &Schema) -> Option<InPlace> {
+fn replace_function(
+    key: &ObjectKey,
+    name: &str,
+    source: &Schema,
+    target: &Schema,
+) -> Option<InPlace> {
     let (from, to) = (find_function(source, name)?, find_function(target, name)?);
     if from.kind == FunctionKind::Aggregate || from.kind != to.kind {
         return None;
@@ -720,7 +932,12 @@ fn replace_function(key: &ObjectKey, name: &str, source: &Schema, target: &Schem
     })
 }
 
-fn alter_extension(key: &ObjectKey, name: &str, source: &Schema, target: &Schema) -> Option<InPlace> {
+fn alter_extension(
+    key: &ObjectKey,
+    name: &str,
+    source: &Schema,
+    target: &Schema,
+) -> Option<InPlace> {
     let find = |s: &Schema| s.extensions.iter().find(|e| e.name == name).cloned();
     let (from, to) = (find(source)?, find(target)?);
     let mut steps = Vec::new();
@@ -730,9 +947,17 @@ fn alter_extension(key: &ObjectKey, name: &str, source: &Schema, target: &Schema
                 key.clone(),
                 Action::Alter,
                 format!("move extension {name}"),
-                format!("ALTER EXTENSION {} SET SCHEMA {};", ident(name), ident(&to.schema)),
+                format!(
+                    "ALTER EXTENSION {} SET SCHEMA {};",
+                    ident(name),
+                    ident(&to.schema)
+                ),
             )
-            .with_inverse(format!("ALTER EXTENSION {} SET SCHEMA {};", ident(name), ident(&from.schema))),
+            .with_inverse(format!(
+                "ALTER EXTENSION {} SET SCHEMA {};",
+                ident(name),
+                ident(&from.schema)
+            )),
         );
     }
     if from.version != to.version {
@@ -741,9 +966,16 @@ fn alter_extension(key: &ObjectKey, name: &str, source: &Schema, target: &Schema
                 key.clone(),
                 Action::Alter,
                 format!("update extension {name} to {}", to.version),
-                format!("ALTER EXTENSION {} UPDATE TO {};", ident(name), literal(&to.version)),
+                format!(
+                    "ALTER EXTENSION {} UPDATE TO {};",
+                    ident(name),
+                    literal(&to.version)
+                ),
             )
-            .with_hazard(HazardKind::Irreversible, "extension downgrades are not always available"),
+            .with_hazard(
+                HazardKind::Irreversible,
+                "extension downgrades are not always available",
+            ),
         );
     }
     if steps.is_empty() {
@@ -757,7 +989,13 @@ fn alter_extension(key: &ObjectKey, name: &str, source: &Schema, target: &Schema
 
 /// A trigger whose definition is unchanged but whose enabled state differs is switched, not
 /// recreated.
-fn alter_trigger_state(key: &ObjectKey, table: &str, name: &str, source: &Schema, target: &Schema) -> Option<InPlace> {
+fn alter_trigger_state(
+    key: &ObjectKey,
+    table: &str,
+    name: &str,
+    source: &Schema,
+    target: &Schema,
+) -> Option<InPlace> {
     let find = |s: &Schema| {
         find_table(s, table).and_then(|t| t.triggers.iter().find(|tr| tr.name == name).cloned())
     };
@@ -776,9 +1014,17 @@ fn alter_trigger_state(key: &ObjectKey, table: &str, name: &str, source: &Schema
         key.clone(),
         Action::Alter,
         format!("set {} to {}", key.describe(), to.enabled),
-        format!("ALTER TABLE {relation} {} {};", action(&to.enabled), ident(name)),
+        format!(
+            "ALTER TABLE {relation} {} {};",
+            action(&to.enabled),
+            ident(name)
+        ),
     )
-    .with_inverse(format!("ALTER TABLE {relation} {} {};", action(&from.enabled), ident(name)));
+    .with_inverse(format!(
+        "ALTER TABLE {relation} {} {};",
+        action(&from.enabled),
+        ident(name)
+    ));
     Some(InPlace {
         steps: vec![s],
         changed_columns: vec![],

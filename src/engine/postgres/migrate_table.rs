@@ -22,7 +22,13 @@ struct TableSteps {
 }
 
 impl TableSteps {
-    fn push(&mut self, reason: String, sql: String, inverse: Option<String>, hazards: Vec<Hazard>) -> &mut Step {
+    fn push(
+        &mut self,
+        reason: String,
+        sql: String,
+        inverse: Option<String>,
+        hazards: Vec<Hazard>,
+    ) -> &mut Step {
         self.steps.push(Step {
             object: self.key.clone(),
             action: Action::Alter,
@@ -41,7 +47,12 @@ impl TableSteps {
     }
 }
 
-pub(super) fn alter_table(from: &Table, to: &Table, source: &Schema, target: &Schema) -> TableChange {
+pub(super) fn alter_table(
+    from: &Table,
+    to: &Table,
+    source: &Schema,
+    target: &Schema,
+) -> TableChange {
     if from.partition_by != to.partition_by {
         return TableChange::Recreate;
     }
@@ -75,9 +86,19 @@ pub(super) fn alter_table(from: &Table, to: &Table, source: &Schema, target: &Sc
     }
 }
 
-fn table_properties(t: &mut TableSteps, from: &Table, to: &Table, source: &Schema, target: &Schema) {
+fn table_properties(
+    t: &mut TableSteps,
+    from: &Table,
+    to: &Table,
+    source: &Schema,
+    target: &Schema,
+) {
     if from.unlogged != to.unlogged {
-        let (now, before) = if to.unlogged { ("SET UNLOGGED", "SET LOGGED") } else { ("SET LOGGED", "SET UNLOGGED") };
+        let (now, before) = if to.unlogged {
+            ("SET UNLOGGED", "SET LOGGED")
+        } else {
+            ("SET LOGGED", "SET UNLOGGED")
+        };
         let sql = t.alter(now);
         let inverse = t.alter(before);
         t.push(
@@ -96,11 +117,21 @@ fn table_properties(t: &mut TableSteps, from: &Table, to: &Table, source: &Schem
             .collect();
         if !removed.is_empty() {
             let sql = t.alter(&format!("RESET ({})", removed.join(", ")));
-            t.push(format!("reset storage options of {}", t.raw), sql, None, vec![]);
+            t.push(
+                format!("reset storage options of {}", t.raw),
+                sql,
+                None,
+                vec![],
+            );
         }
         if !to.options.is_empty() {
             let sql = t.alter(&format!("SET ({})", to.options.join(", ")));
-            t.push(format!("set storage options of {}", t.raw), sql, None, vec![]);
+            t.push(
+                format!("set storage options of {}", t.raw),
+                sql,
+                None,
+                vec![],
+            );
         }
     }
     if from.partition_of != to.partition_of {
@@ -109,20 +140,37 @@ fn table_properties(t: &mut TableSteps, from: &Table, to: &Table, source: &Schem
         if let Some(old) = &from.partition_of {
             let parent = source_names.reference(&old.parent);
             let sql = format!("ALTER TABLE {parent} DETACH PARTITION {};", t.relation);
-            let inverse = format!("ALTER TABLE {parent} ATTACH PARTITION {} {};", t.relation, old.bound);
-            t.push(format!("detach partition {} from {}", t.raw, old.parent), sql, Some(inverse), vec![]);
+            let inverse = format!(
+                "ALTER TABLE {parent} ATTACH PARTITION {} {};",
+                t.relation, old.bound
+            );
+            t.push(
+                format!("detach partition {} from {}", t.raw, old.parent),
+                sql,
+                Some(inverse),
+                vec![],
+            );
         }
         if let Some(new) = &to.partition_of {
             let parent = target_names.reference(&new.parent);
-            let sql = format!("ALTER TABLE {parent} ATTACH PARTITION {} {};", t.relation, new.bound);
+            let sql = format!(
+                "ALTER TABLE {parent} ATTACH PARTITION {} {};",
+                t.relation, new.bound
+            );
             let inverse = format!("ALTER TABLE {parent} DETACH PARTITION {};", t.relation);
             t.push(
                 format!("attach {} to {}", t.raw, new.parent),
                 sql,
                 Some(inverse),
                 vec![
-                    Hazard::new(HazardKind::MayFail, "fails if rows fall outside the partition bound"),
-                    Hazard::new(HazardKind::LongLock, "scans the partition to check its bound"),
+                    Hazard::new(
+                        HazardKind::MayFail,
+                        "fails if rows fall outside the partition bound",
+                    ),
+                    Hazard::new(
+                        HazardKind::LongLock,
+                        "scans the partition to check its bound",
+                    ),
                 ],
             );
         }
@@ -132,7 +180,12 @@ fn table_properties(t: &mut TableSteps, from: &Table, to: &Table, source: &Schem
         let target_names = Names::new(target);
         for parent in from.inherits.iter().filter(|p| !to.inherits.contains(p)) {
             let sql = t.alter(&format!("NO INHERIT {}", source_names.reference(parent)));
-            t.push(format!("stop {} inheriting from {parent}", t.raw), sql, None, vec![]);
+            t.push(
+                format!("stop {} inheriting from {parent}", t.raw),
+                sql,
+                None,
+                vec![],
+            );
         }
         for parent in to.inherits.iter().filter(|p| !from.inherits.contains(p)) {
             let sql = t.alter(&format!("INHERIT {}", target_names.reference(parent)));
@@ -140,7 +193,10 @@ fn table_properties(t: &mut TableSteps, from: &Table, to: &Table, source: &Schem
                 format!("make {} inherit from {parent}", t.raw),
                 sql,
                 None,
-                vec![Hazard::new(HazardKind::MayFail, "fails unless the columns match the parent's")],
+                vec![Hazard::new(
+                    HazardKind::MayFail,
+                    "fails unless the columns match the parent's",
+                )],
             );
         }
     }
@@ -151,7 +207,8 @@ fn add_column(t: &mut TableSteps, c: &Column) {
     let inverse = t.alter(&format!("DROP COLUMN {}", ident(&c.name)));
     let relation = t.relation.clone();
     let mut hazards = vec![];
-    let needs_value = c.not_null && c.default.is_none() && c.identity.is_none() && c.generated.is_none();
+    let needs_value =
+        c.not_null && c.default.is_none() && c.identity.is_none() && c.generated.is_none();
     if needs_value {
         hazards.push(Hazard::new(
             HazardKind::MayFail,
@@ -159,9 +216,17 @@ fn add_column(t: &mut TableSteps, c: &Column) {
         ));
     }
     if c.generated.is_some() {
-        hazards.push(Hazard::new(HazardKind::TableRewrite, "computes the column for every row"));
+        hazards.push(Hazard::new(
+            HazardKind::TableRewrite,
+            "computes the column for every row",
+        ));
     }
-    let step = t.push(format!("add column {}.{}", t.raw, c.name), sql, Some(inverse), hazards);
+    let step = t.push(
+        format!("add column {}.{}", t.raw, c.name),
+        sql,
+        Some(inverse),
+        hazards,
+    );
     if needs_value {
         step.precheck = Some(format!("SELECT count(*) FROM {relation}"));
     }
@@ -170,11 +235,19 @@ fn add_column(t: &mut TableSteps, c: &Column) {
 fn drop_column(t: &mut TableSteps, c: &Column, to: &Table) {
     let sql = t.alter(&format!("DROP COLUMN {}", ident(&c.name)));
     let mut hazards = vec![
-        Hazard::new(HazardKind::DataLoss, format!("drops column {}.{} and its values", t.raw, c.name)),
-        Hazard::new(HazardKind::Irreversible, "the values cannot be brought back"),
+        Hazard::new(
+            HazardKind::DataLoss,
+            format!("drops column {}.{} and its values", t.raw, c.name),
+        ),
+        Hazard::new(
+            HazardKind::Irreversible,
+            "the values cannot be brought back",
+        ),
     ];
     let twin = to.columns.iter().find(|n| {
-        n.data_type == c.data_type && n.renamed_from.is_none() && !t_has_column_named(to, &n.name, c)
+        n.data_type == c.data_type
+            && n.renamed_from.is_none()
+            && !t_has_column_named(to, &n.name, c)
     });
     if let Some(twin) = twin {
         hazards.push(Hazard::new(
@@ -186,7 +259,12 @@ fn drop_column(t: &mut TableSteps, c: &Column, to: &Table) {
         ));
     }
     t.changed_columns.push(c.name.clone());
-    t.push(format!("drop column {}.{}", t.raw, c.name), sql, None, hazards);
+    t.push(
+        format!("drop column {}.{}", t.raw, c.name),
+        sql,
+        None,
+        hazards,
+    );
 }
 
 /// True when `name` is a column the table had before (so it is not new).
@@ -215,14 +293,24 @@ fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
                 Some(inverse),
                 vec![
                     Hazard::new(HazardKind::MayFail, "fails if the column holds NULLs"),
-                    Hazard::new(HazardKind::LongLock, "scans the table while blocking reads and writes"),
+                    Hazard::new(
+                        HazardKind::LongLock,
+                        "scans the table while blocking reads and writes",
+                    ),
                 ],
             );
-            step.precheck = Some(format!("SELECT count(*) FROM {relation} WHERE {column} IS NULL"));
+            step.precheck = Some(format!(
+                "SELECT count(*) FROM {relation} WHERE {column} IS NULL"
+            ));
         } else {
             let sql = t.alter(&format!("ALTER COLUMN {column} DROP NOT NULL"));
             let inverse = t.alter(&format!("ALTER COLUMN {column} SET NOT NULL"));
-            t.push(format!("allow NULL in {}.{}", t.raw, to.name), sql, Some(inverse), vec![]);
+            t.push(
+                format!("allow NULL in {}.{}", t.raw, to.name),
+                sql,
+                Some(inverse),
+                vec![],
+            );
         }
     }
     if from.identity != to.identity {
@@ -234,12 +322,21 @@ fn change_type(t: &mut TableSteps, from: &Column, to: &Column) {
     let column = ident(&to.name);
     let user_type = |ty: &str| ty.contains('.');
     let using = if user_type(&from.data_type) || user_type(&to.data_type) {
-        let text = if to.data_type.ends_with("[]") { "text[]" } else { "text" };
+        let text = if to.data_type.ends_with("[]") {
+            "text[]"
+        } else {
+            "text"
+        };
         format!("{column}::{text}::{}", to.data_type)
     } else {
         format!("{column}::{}", to.data_type)
     };
-    let collate = |c: &Column| c.collation.as_ref().map(|x| format!(" COLLATE {x}")).unwrap_or_default();
+    let collate = |c: &Column| {
+        c.collation
+            .as_ref()
+            .map(|x| format!(" COLLATE {x}"))
+            .unwrap_or_default()
+    };
     let sql = t.alter(&format!(
         "ALTER COLUMN {column} TYPE {}{} USING {using}",
         to.data_type,
@@ -254,22 +351,36 @@ fn change_type(t: &mut TableSteps, from: &Column, to: &Column) {
     let cost = type_change(&from.data_type, &to.data_type);
     let mut hazards = vec![];
     if cost.rewrite || from.collation != to.collation {
-        hazards.push(Hazard::new(HazardKind::TableRewrite, format!("rewrites {} and its indexes", t.raw)));
+        hazards.push(Hazard::new(
+            HazardKind::TableRewrite,
+            format!("rewrites {} and its indexes", t.raw),
+        ));
     }
     if cost.narrowing {
         hazards.push(Hazard::new(
             HazardKind::DataLoss,
-            format!("narrows {}.{} from {} to {}", t.raw, to.name, from.data_type, to.data_type),
+            format!(
+                "narrows {}.{} from {} to {}",
+                t.raw, to.name, from.data_type, to.data_type
+            ),
         ));
     }
     if cost.may_fail {
-        hazards.push(Hazard::new(HazardKind::MayFail, "fails if a value cannot be converted"));
+        hazards.push(Hazard::new(
+            HazardKind::MayFail,
+            "fails if a value cannot be converted",
+        ));
     }
     let relation = t.relation.clone();
-    let precheck = cost.narrowing.then(|| narrowing_precheck(&relation, &column, &to.data_type));
+    let precheck = cost
+        .narrowing
+        .then(|| narrowing_precheck(&relation, &column, &to.data_type));
     t.changed_columns.push(to.name.clone());
     let step = t.push(
-        format!("change type of {}.{} from {} to {}", t.raw, to.name, from.data_type, to.data_type),
+        format!(
+            "change type of {}.{} from {} to {}",
+            t.raw, to.name, from.data_type, to.data_type
+        ),
         sql,
         Some(inverse),
         hazards,
@@ -308,9 +419,17 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
     let column = ident(&to.name);
     match (&from.identity, &to.identity) {
         (None, Some(identity)) => {
-            let sql = t.alter(&format!("ALTER COLUMN {column} ADD {}", identity_clause(identity)));
+            let sql = t.alter(&format!(
+                "ALTER COLUMN {column} ADD {}",
+                identity_clause(identity)
+            ));
             let inverse = t.alter(&format!("ALTER COLUMN {column} DROP IDENTITY"));
-            t.push(format!("make {}.{} an identity column", t.raw, to.name), sql, Some(inverse), vec![]);
+            t.push(
+                format!("make {}.{} an identity column", t.raw, to.name),
+                sql,
+                Some(inverse),
+                vec![],
+            );
         }
         (Some(_), None) => {
             let sql = t.alter(&format!("ALTER COLUMN {column} DROP IDENTITY"));
@@ -318,7 +437,10 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
                 format!("stop {}.{} being an identity column", t.raw, to.name),
                 sql,
                 None,
-                vec![Hazard::new(HazardKind::Irreversible, "the identity sequence and its position are dropped")],
+                vec![Hazard::new(
+                    HazardKind::Irreversible,
+                    "the identity sequence and its position are dropped",
+                )],
             );
         }
         (Some(old), Some(new)) => {
@@ -344,14 +466,28 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
                 if o.data_type != n.data_type {
                     if let Some(seq) = &new.sequence {
                         let (schema, name) = seq.split_once('.').unwrap_or(("", seq));
-                        let sql = format!("ALTER SEQUENCE {} AS {};", qualified(schema, name), n.data_type);
-                        t.push(format!("change the type of identity sequence {seq}"), sql, None, vec![]);
+                        let sql = format!(
+                            "ALTER SEQUENCE {} AS {};",
+                            qualified(schema, name),
+                            n.data_type
+                        );
+                        t.push(
+                            format!("change the type of identity sequence {seq}"),
+                            sql,
+                            None,
+                            vec![],
+                        );
                     }
                 }
             }
             if !clauses.is_empty() {
                 let sql = t.alter(&format!("ALTER COLUMN {column} {}", clauses.join(" ")));
-                t.push(format!("change identity of {}.{}", t.raw, to.name), sql, None, vec![]);
+                t.push(
+                    format!("change identity of {}.{}", t.raw, to.name),
+                    sql,
+                    None,
+                    vec![],
+                );
             }
         }
         (None, None) => {}
@@ -365,19 +501,40 @@ fn regenerate_column(t: &mut TableSteps, from: &Column, to: &Column) {
     let column = ident(&to.name);
     if from.generated.is_some() && to.generated.is_none() && from.data_type == to.data_type {
         let sql = t.alter(&format!("ALTER COLUMN {column} DROP EXPRESSION"));
-        t.push(format!("stop computing {}.{}", t.raw, to.name), sql, None, vec![]);
+        t.push(
+            format!("stop computing {}.{}", t.raw, to.name),
+            sql,
+            None,
+            vec![],
+        );
         return;
     }
     let drop = t.alter(&format!("DROP COLUMN {column}"));
-    let mut hazards = vec![Hazard::new(HazardKind::TableRewrite, "recomputes the column for every row")];
+    let mut hazards = vec![Hazard::new(
+        HazardKind::TableRewrite,
+        "recomputes the column for every row",
+    )];
     if from.generated.is_none() {
         hazards.push(Hazard::new(
             HazardKind::DataLoss,
-            format!("{}.{} becomes computed: its stored values are replaced", t.raw, to.name),
+            format!(
+                "{}.{} becomes computed: its stored values are replaced",
+                t.raw, to.name
+            ),
         ));
     }
     t.changed_columns.push(to.name.clone());
-    t.push(format!("drop {}.{} to redefine it", t.raw, to.name), drop, None, hazards);
+    t.push(
+        format!("drop {}.{} to redefine it", t.raw, to.name),
+        drop,
+        None,
+        hazards,
+    );
     let add = t.alter(&format!("ADD COLUMN {}", column_definition(to)));
-    t.push(format!("add {}.{} with its new definition", t.raw, to.name), add, None, vec![]);
+    t.push(
+        format!("add {}.{} with its new definition", t.raw, to.name),
+        add,
+        None,
+        vec![],
+    );
 }

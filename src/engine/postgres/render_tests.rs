@@ -11,6 +11,7 @@ use crate::schema::{
 fn column(name: &str, data_type: &str) -> Column {
     Column {
         name: name.into(),
+        renamed_from: None,
         data_type: data_type.into(),
         collation: None,
         not_null: false,
@@ -26,6 +27,7 @@ fn table(schema: &str, name: &str, columns: Vec<Column>) -> Table {
     Table {
         schema: schema.into(),
         name: name.into(),
+        renamed_from: None,
         unlogged: false,
         partition_by: None,
         partition_of: None,

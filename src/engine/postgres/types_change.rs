@@ -71,11 +71,17 @@ pub fn classify_type_change(from: &str, to: &str) -> TypeChange {
             (Some(a), Some(b)) if b >= a => no_rewrite,
             (Some(_), None) => no_rewrite,
             (None, None) => no_rewrite,
-            _ => TypeChange { rewrite: false, ..narrowing },
+            _ => TypeChange {
+                rewrite: false,
+                ..narrowing
+            },
         },
         ("character varying", "text") => no_rewrite,
         ("text", "character varying") if to_mods.is_empty() => no_rewrite,
-        ("text", "character varying") => TypeChange { rewrite: false, ..narrowing },
+        ("text", "character varying") => TypeChange {
+            rewrite: false,
+            ..narrowing
+        },
         ("numeric", "numeric") => match (from_mods.as_slice(), to_mods.as_slice()) {
             (_, []) => no_rewrite,
             ([p1], [p2]) | ([p1, 0], [p2]) | ([p1], [p2, 0]) if p2 >= p1 => no_rewrite,
