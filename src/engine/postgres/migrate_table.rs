@@ -22,6 +22,14 @@ struct TableSteps {
 }
 
 impl TableSteps {
+    /// Key of a column of this table, for column-level steps.
+    fn column(&self, name: &str) -> ObjectKey {
+        ObjectKey::Column {
+            table: self.raw.clone(),
+            column: name.to_string(),
+        }
+    }
+
     fn push(
         &mut self,
         reason: String,
@@ -29,9 +37,23 @@ impl TableSteps {
         inverse: Option<String>,
         hazards: Vec<Hazard>,
     ) -> &mut Step {
+        let key = self.key.clone();
+        self.push_on(key, Action::Alter, reason, sql, inverse, hazards)
+    }
+
+    /// A step on a sub-object of the table (a column).
+    fn push_on(
+        &mut self,
+        object: ObjectKey,
+        action: Action,
+        reason: String,
+        sql: String,
+        inverse: Option<String>,
+        hazards: Vec<Hazard>,
+    ) -> &mut Step {
         self.steps.push(Step {
-            object: self.key.clone(),
-            action: Action::Alter,
+            object,
+            action,
             reason,
             sql,
             hazards,
@@ -72,7 +94,7 @@ pub(super) fn alter_table(
         match to.columns.iter().find(|c| c.name == column.name) {
             Some(new) if !new.inherited => alter_column(&mut t, column, new),
             Some(_) => {}
-            None => drop_column(&mut t, column, to),
+            None => drop_column(&mut t, column, from, to),
         }
     }
     for column in to.columns.iter().filter(|c| !c.inherited) {
@@ -203,6 +225,7 @@ fn table_properties(
 }
 
 fn add_column(t: &mut TableSteps, c: &Column) {
+    let column_key = t.column(&c.name);
     let sql = t.alter(&format!("ADD COLUMN {}", column_definition(c)));
     let inverse = t.alter(&format!("DROP COLUMN {}", ident(&c.name)));
     let relation = t.relation.clone();
@@ -221,7 +244,7 @@ fn add_column(t: &mut TableSteps, c: &Column) {
             "computes the column for every row",
         ));
     }
-    let step = t.push(
+    let step = t.push_on(column_key.clone(), Action::Create, 
         format!("add column {}.{}", t.raw, c.name),
         sql,
         Some(inverse),
@@ -232,7 +255,8 @@ fn add_column(t: &mut TableSteps, c: &Column) {
     }
 }
 
-fn drop_column(t: &mut TableSteps, c: &Column, to: &Table) {
+fn drop_column(t: &mut TableSteps, c: &Column, from: &Table, to: &Table) {
+    let column_key = t.column(&c.name);
     let sql = t.alter(&format!("DROP COLUMN {}", ident(&c.name)));
     let mut hazards = vec![
         Hazard::new(
@@ -244,10 +268,11 @@ fn drop_column(t: &mut TableSteps, c: &Column, to: &Table) {
             "the values cannot be brought back",
         ),
     ];
+    // A column that is new in the target and has the dropped column's type.
     let twin = to.columns.iter().find(|n| {
         n.data_type == c.data_type
             && n.renamed_from.is_none()
-            && !t_has_column_named(to, &n.name, c)
+            && !from.columns.iter().any(|x| x.name == n.name)
     });
     if let Some(twin) = twin {
         hazards.push(Hazard::new(
@@ -259,7 +284,7 @@ fn drop_column(t: &mut TableSteps, c: &Column, to: &Table) {
         ));
     }
     t.changed_columns.push(c.name.clone());
-    t.push(
+    t.push_on(column_key.clone(), Action::Drop, 
         format!("drop column {}.{}", t.raw, c.name),
         sql,
         None,
@@ -267,12 +292,8 @@ fn drop_column(t: &mut TableSteps, c: &Column, to: &Table) {
     );
 }
 
-/// True when `name` is a column the table had before (so it is not new).
-fn t_has_column_named(_to: &Table, name: &str, dropped: &Column) -> bool {
-    name == dropped.name
-}
-
 fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
+    let column_key = t.column(&to.name);
     let column = ident(&to.name);
     let generated_changed = from.generated != to.generated;
     if generated_changed {
@@ -287,7 +308,7 @@ fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
             let sql = t.alter(&format!("ALTER COLUMN {column} SET NOT NULL"));
             let inverse = t.alter(&format!("ALTER COLUMN {column} DROP NOT NULL"));
             let relation = t.relation.clone();
-            let step = t.push(
+            let step = t.push_on(column_key.clone(), Action::Alter, 
                 format!("set {}.{} NOT NULL", t.raw, to.name),
                 sql,
                 Some(inverse),
@@ -305,7 +326,7 @@ fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
         } else {
             let sql = t.alter(&format!("ALTER COLUMN {column} DROP NOT NULL"));
             let inverse = t.alter(&format!("ALTER COLUMN {column} SET NOT NULL"));
-            t.push(
+            t.push_on(column_key.clone(), Action::Alter, 
                 format!("allow NULL in {}.{}", t.raw, to.name),
                 sql,
                 Some(inverse),
@@ -319,6 +340,7 @@ fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
 }
 
 fn change_type(t: &mut TableSteps, from: &Column, to: &Column) {
+    let column_key = t.column(&to.name);
     let column = ident(&to.name);
     let user_type = |ty: &str| ty.contains('.');
     let using = if user_type(&from.data_type) || user_type(&to.data_type) {
@@ -376,7 +398,7 @@ fn change_type(t: &mut TableSteps, from: &Column, to: &Column) {
         .narrowing
         .then(|| narrowing_precheck(&relation, &column, &to.data_type));
     t.changed_columns.push(to.name.clone());
-    let step = t.push(
+    let step = t.push_on(column_key.clone(), Action::Alter, 
         format!(
             "change type of {}.{} from {} to {}",
             t.raw, to.name, from.data_type, to.data_type
@@ -416,6 +438,7 @@ fn narrowing_precheck(relation: &str, column: &str, new_type: &str) -> String {
 }
 
 fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
+    let column_key = t.column(&to.name);
     let column = ident(&to.name);
     match (&from.identity, &to.identity) {
         (None, Some(identity)) => {
@@ -424,7 +447,7 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
                 identity_clause(identity)
             ));
             let inverse = t.alter(&format!("ALTER COLUMN {column} DROP IDENTITY"));
-            t.push(
+            t.push_on(column_key.clone(), Action::Alter, 
                 format!("make {}.{} an identity column", t.raw, to.name),
                 sql,
                 Some(inverse),
@@ -433,7 +456,7 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
         }
         (Some(_), None) => {
             let sql = t.alter(&format!("ALTER COLUMN {column} DROP IDENTITY"));
-            t.push(
+            t.push_on(column_key.clone(), Action::Alter, 
                 format!("stop {}.{} being an identity column", t.raw, to.name),
                 sql,
                 None,
@@ -471,7 +494,7 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
                             qualified(schema, name),
                             n.data_type
                         );
-                        t.push(
+                        t.push_on(column_key.clone(), Action::Alter, 
                             format!("change the type of identity sequence {seq}"),
                             sql,
                             None,
@@ -482,7 +505,7 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
             }
             if !clauses.is_empty() {
                 let sql = t.alter(&format!("ALTER COLUMN {column} {}", clauses.join(" ")));
-                t.push(
+                t.push_on(column_key.clone(), Action::Alter, 
                     format!("change identity of {}.{}", t.raw, to.name),
                     sql,
                     None,
@@ -498,10 +521,11 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
 /// and added again (values are recomputed; a column that stops being generated keeps its
 /// values through DROP EXPRESSION).
 fn regenerate_column(t: &mut TableSteps, from: &Column, to: &Column) {
+    let column_key = t.column(&to.name);
     let column = ident(&to.name);
     if from.generated.is_some() && to.generated.is_none() && from.data_type == to.data_type {
         let sql = t.alter(&format!("ALTER COLUMN {column} DROP EXPRESSION"));
-        t.push(
+        t.push_on(column_key.clone(), Action::Alter, 
             format!("stop computing {}.{}", t.raw, to.name),
             sql,
             None,
@@ -524,14 +548,14 @@ fn regenerate_column(t: &mut TableSteps, from: &Column, to: &Column) {
         ));
     }
     t.changed_columns.push(to.name.clone());
-    t.push(
+    t.push_on(column_key.clone(), Action::Alter, 
         format!("drop {}.{} to redefine it", t.raw, to.name),
         drop,
         None,
         hazards,
     );
     let add = t.alter(&format!("ADD COLUMN {}", column_definition(to)));
-    t.push(
+    t.push_on(column_key.clone(), Action::Alter, 
         format!("add {}.{} with its new definition", t.raw, to.name),
         add,
         None,
