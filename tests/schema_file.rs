@@ -156,3 +156,21 @@ fn output_is_written_atomically_to_the_named_file() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn writing_to_a_device_writes_through_it_instead_of_replacing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(&dir, "in.yaml", VALID);
+    let out = strata(&["snapshot", &input, "-o", "/dev/null"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata("/dev/null").unwrap().file_type();
+    assert!(
+        kind.is_char_device(),
+        "/dev/null was replaced by a regular file"
+    );
+}

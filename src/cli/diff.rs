@@ -48,8 +48,10 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         schemas: args.schemas.clone(),
         ..Default::default()
     };
+    let started = std::time::Instant::now();
     let (from, from_source) = read_schema(&args.from, &inspect)?;
     let (to, _) = read_schema(&args.to, &inspect)?;
+    let read = started.elapsed();
     let dialect = engine::dialect(from.engine)?;
     let plan = diff::plan(
         &from,
@@ -59,6 +61,13 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
             online: args.online,
         },
     )?;
+    if std::env::var_os("STRATA_TIMINGS").is_some() {
+        eprintln!(
+            "strata: timings: read both schemas {:.1} ms, planned {:.1} ms",
+            read.as_secs_f64() * 1e3,
+            (started.elapsed() - read).as_secs_f64() * 1e3
+        );
+    }
     let prechecks = match (&from_source, args.to_database) {
         (Source::Database(target), true) => {
             let mut engine = engine::open(target)?;

@@ -60,6 +60,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 pub(crate) fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
     use crate::error::Error;
     use std::io::Write;
+    // A device or pipe (`-o /dev/null`, `-o /dev/stdout`) is written to, never replaced.
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .map_err(|e| Error::io(path, e));
+        }
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),

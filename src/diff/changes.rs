@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::diff::dependencies::{Dependents, Lookup};
 use crate::diff::{rename, Action, Hazard, HazardKind, PlanOptions, Step};
 use crate::engine::{CreateContext, Dialect, TableChange};
 use crate::error::Result;
@@ -26,36 +27,64 @@ use crate::schema::{Schema, Table};
 /// A creation script grouped by object, remembering where each object first appears.
 struct Objects {
     statements: Vec<Statement>,
-    sql: HashMap<ObjectKey, String>,
-    position: HashMap<ObjectKey, usize>,
+    /// For each object, the positions of its statements in the script, in order.
+    members: HashMap<ObjectKey, Vec<usize>>,
 }
 
 impl Objects {
     fn new(statements: Vec<Statement>) -> Objects {
-        let mut sql: HashMap<ObjectKey, String> = HashMap::new();
-        let mut position = HashMap::new();
+        let mut members: HashMap<ObjectKey, Vec<usize>> = HashMap::with_capacity(statements.len());
         for (i, s) in statements.iter().enumerate() {
-            position.entry(s.key.clone()).or_insert(i);
-            let text = sql.entry(s.key.clone()).or_default();
-            text.push_str(&s.sql);
-            text.push('\n');
+            match members.get_mut(&s.key) {
+                Some(list) => list.push(i),
+                None => {
+                    members.insert(s.key.clone(), vec![i]);
+                }
+            }
         }
         Objects {
             statements,
-            sql,
-            position,
+            members,
         }
     }
 
     fn contains(&self, key: &ObjectKey) -> bool {
-        self.sql.contains_key(key)
+        self.members.contains_key(key)
+    }
+
+    /// Where the object first appears in the script.
+    fn position(&self, key: &ObjectKey) -> usize {
+        self.members[key][0]
+    }
+
+    /// The object's statements, in order.
+    fn parts(&self, key: &ObjectKey) -> Vec<String> {
+        self.members
+            .get(key)
+            .map(|m| m.iter().map(|&i| self.statements[i].sql.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn sql_parts(&self, key: &ObjectKey) -> impl Iterator<Item = &str> {
+        self.members
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| self.statements[i].sql.as_str())
+    }
+
+    /// True when both scripts create the object with the same statements.
+    fn same_as(&self, other: &Objects, key: &ObjectKey) -> bool {
+        self.sql_parts(key).eq(other.sql_parts(key))
     }
 
     /// Keys in script order.
-    fn keys(&self) -> Vec<&ObjectKey> {
-        let mut keys: Vec<&ObjectKey> = self.position.keys().collect();
-        keys.sort_by_key(|k| self.position[*k]);
-        keys
+    fn keys(&self) -> impl Iterator<Item = &ObjectKey> {
+        self.statements
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| self.members[&s.key][0] == *i)
+            .map(|(_, s)| &s.key)
     }
 }
 
@@ -97,41 +126,61 @@ pub(super) fn steps(
     let (source, mut steps) = rename::apply_renames(source, target, dialect)?;
     let src = Objects::new(dialect.creation_script(&source));
     let tgt = Objects::new(dialect.creation_script(target));
+    let sides = Sides {
+        source: Lookup::new(&source),
+        target: Lookup::new(target),
+    };
     let mut decisions = Decisions::default();
 
-    for key in src.keys() {
+    for key in src.keys().collect::<Vec<_>>() {
         if !tgt.contains(key) {
             decisions.drop.insert(key.clone());
             decisions.invalidated.push(key.clone());
         }
     }
-    for key in tgt.keys() {
+    for key in tgt.keys().collect::<Vec<_>>() {
         if !src.contains(key) {
             decisions.create.insert(key.clone());
-        } else if src.sql[key] != tgt.sql[key] {
-            decide_change(key, &source, target, &src, &tgt, dialect, &mut decisions);
+        } else if !src.same_as(&tgt, key) {
+            let both = Both {
+                source: &source,
+                target,
+                src: &src,
+                tgt: &tgt,
+                sides: &sides,
+            };
+            decide_change(key, &both, dialect, &mut decisions);
         }
     }
-    cascade(&source, target, &src, &tgt, &mut decisions);
+    cascade(&sides, &src, &tgt, &mut decisions);
 
-    let mut drops = drop_steps(&source, &src, &decisions, dialect);
-    flag_possible_renames(&mut drops, &source, target, &decisions);
+    let mut drops = drop_steps(&source, &sides.source, &src, &decisions, dialect);
+    flag_possible_renames(&mut drops, &sides, &decisions);
     steps.extend(drops);
     steps.extend(forward_steps(&tgt, target, &decisions, options, dialect));
     Ok(order_by_transaction(steps))
 }
 
-fn decide_change(
-    key: &ObjectKey,
-    source: &Schema,
-    target: &Schema,
-    src: &Objects,
-    tgt: &Objects,
-    dialect: &dyn Dialect,
-    decisions: &mut Decisions,
-) {
+/// Everything known about the two schemas being compared.
+struct Sides<'a> {
+    source: Lookup<'a>,
+    target: Lookup<'a>,
+}
+
+struct Both<'a> {
+    source: &'a Schema,
+    target: &'a Schema,
+    src: &'a Objects,
+    tgt: &'a Objects,
+    sides: &'a Sides<'a>,
+}
+
+fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions: &mut Decisions) {
+    let (source, target, src, tgt) = (both.source, both.target, both.src, both.tgt);
     if let ObjectKey::Table { name } = key {
-        let (Some(from), Some(to)) = (find_table(source, name), find_table(target, name)) else {
+        let from = both.sides.source.tables.get(name);
+        let to = both.sides.target.tables.get(name);
+        let (Some(from), Some(to)) = (from, to) else {
             decisions.recreate(key, src, tgt);
             return;
         };
@@ -151,7 +200,7 @@ fn decide_change(
         }
         return;
     }
-    match dialect.alter_in_place(key, source, target) {
+    match dialect.alter_in_place(key, source, target, &tgt.parts(key)) {
         Some(change) => {
             for (table, column) in change.changed_columns {
                 decisions
@@ -166,16 +215,18 @@ fn decide_change(
     }
 }
 
-fn find_table<'a>(schema: &'a Schema, qualified: &str) -> Option<&'a Table> {
-    schema
-        .tables
-        .iter()
-        .find(|t| crate::schema::qualified(&t.schema, &t.name) == qualified)
-}
-
 /// Recreates, transitively, everything that depends on what is dropped or rebuilt.
-fn cascade(source: &Schema, target: &Schema, src: &Objects, tgt: &Objects, d: &mut Decisions) {
-    let graph = Dependents::new(source, target, src, tgt);
+fn cascade(sides: &Sides, src: &Objects, tgt: &Objects, d: &mut Decisions) {
+    // Nothing dropped, rebuilt or retyped: nothing to cascade, and no graph to build.
+    if d.invalidated.is_empty() && d.changed_columns.is_empty() {
+        return;
+    }
+    let mut source_objects = src.statements.iter().map(|s| (&s.key, s.sql.as_str()));
+    let mut target_objects = tgt.statements.iter().map(|s| (&s.key, s.sql.as_str()));
+    let graph = Dependents::new([
+        (&sides.source, &mut source_objects),
+        (&sides.target, &mut target_objects),
+    ]);
     // Tables whose columns change: whatever reads the table is rebuilt, and table-level
     // objects whose SQL mentions a changed column.
     let changed: Vec<(String, Vec<String>)> = d
@@ -193,7 +244,7 @@ fn cascade(source: &Schema, target: &Schema, src: &Objects, tgt: &Objects, d: &m
                 dependent,
                 ObjectKey::View { .. } | ObjectKey::Function { .. }
             );
-            let mentions_column = src.sql.get(dependent).is_some_and(|sql| {
+            let mentions_column = src.sql_parts(dependent).any(|sql| {
                 columns
                     .iter()
                     .any(|c| crate::diff::rename::mentions_word(sql, c))
@@ -216,227 +267,25 @@ fn cascade(source: &Schema, target: &Schema, src: &Objects, tgt: &Objects, d: &m
     }
 }
 
-/// Reverse dependency edges: for each object, the objects that need it.
-struct Dependents {
-    edges: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
-}
-
-impl Dependents {
-    fn new(source: &Schema, target: &Schema, src: &Objects, tgt: &Objects) -> Dependents {
-        let mut edges: HashMap<ObjectKey, BTreeSet<ObjectKey>> = HashMap::new();
-        let mut add = |dependent: &ObjectKey, needed: ObjectKey| {
-            if &needed != dependent {
-                edges.entry(needed).or_default().insert(dependent.clone());
-            }
-        };
-        for (objects, schema) in [(src, source), (tgt, target)] {
-            let functions = function_names(schema);
-            for key in objects.keys() {
-                for needed in requirements(key, schema, &objects.sql[key], &functions) {
-                    add(key, needed);
-                }
-            }
-        }
-        Dependents { edges }
-    }
-
-    fn of(&self, key: &ObjectKey) -> Vec<&ObjectKey> {
-        self.edges
-            .get(key)
-            .map(|s| s.iter().collect())
-            .unwrap_or_default()
-    }
-}
-
-/// `schema.name` of every function → its keys (`schema.name(args)`), to find functions
-/// mentioned by name in defaults, triggers and policies.
-fn function_names(schema: &Schema) -> HashMap<String, Vec<ObjectKey>> {
-    let mut names: HashMap<String, Vec<ObjectKey>> = HashMap::new();
-    for f in &schema.functions {
-        names
-            .entry(format!("{}.{}", f.schema, f.name))
-            .or_default()
-            .push(ObjectKey::Function {
-                name: format!("{}.{}({})", f.schema, f.name, f.arguments),
-            });
-    }
-    names
-}
-
-/// What one object needs to exist.
-fn requirements(
-    key: &ObjectKey,
-    schema: &Schema,
-    sql: &str,
-    functions: &HashMap<String, Vec<ObjectKey>>,
-) -> Vec<ObjectKey> {
-    let mut needs = Vec::new();
-    match key {
-        ObjectKey::Comment { on } | ObjectKey::Access { on } => needs.push((**on).clone()),
-        ObjectKey::SequenceOwner { name } => {
-            needs.push(ObjectKey::Sequence { name: name.clone() });
-            if let Some(owner) = schema
-                .sequences
-                .iter()
-                .find(|s| &format!("{}.{}", s.schema, s.name) == name)
-                .and_then(|s| s.owned_by.as_ref())
-            {
-                if let Some((table, _)) = owner.rsplit_once('.') {
-                    needs.push(ObjectKey::Table {
-                        name: table.to_string(),
-                    });
-                }
-            }
-        }
-        ObjectKey::View { name } => {
-            if let Some(v) = schema
-                .views
-                .iter()
-                .find(|v| &crate::schema::qualified(&v.schema, &v.name) == name)
-            {
-                needs.extend(v.depends_on.iter().map(|d| relation_or_function(schema, d)));
-            }
-        }
-        ObjectKey::Function { name } => {
-            if let Some(f) = schema
-                .functions
-                .iter()
-                .find(|f| &format!("{}.{}({})", f.schema, f.name, f.arguments) == name)
-            {
-                needs.extend(f.depends_on.iter().map(|d| relation_or_function(schema, d)));
-            }
-        }
-        ObjectKey::Publication { name } => {
-            if let Some(p) = schema.publications.iter().find(|p| &p.name == name) {
-                needs.extend(p.tables.iter().map(|t| ObjectKey::Table {
-                    name: t.table.clone(),
-                }));
-            }
-        }
-        _ => {}
-    }
-    if let Some(relation) = key.table() {
-        if !matches!(key, ObjectKey::Table { .. }) {
-            needs.push(relation_key(schema, relation));
-        }
-    }
-    if let ObjectKey::Index { name } = key {
-        if let Some(relation) = index_relation(schema, name) {
-            needs.push(relation);
-        }
-    }
-    if let ObjectKey::ReplicaIdentity { table } = key {
-        let index = find_table(schema, table).and_then(|t| {
-            t.replica_identity
-                .as_deref()?
-                .strip_prefix("index ")
-                .map(|i| (t, i))
-        });
-        if let Some((t, index)) = index {
-            needs.push(ObjectKey::Index {
-                name: crate::schema::qualified(&t.schema, index),
-            });
-        }
-    }
-    if let ObjectKey::Constraint { table, name } = key {
-        if let Some(target) = find_table(schema, table)
-            .and_then(|t| t.constraints.iter().find(|c| &c.name == name))
-            .and_then(|c| c.references.as_ref())
-        {
-            needs.push(ObjectKey::Table {
-                name: target.table.clone(),
-            });
-        }
-    }
-    // Defaults, triggers, policies, domains and event triggers call functions by name.
-    if matches!(
-        key,
-        ObjectKey::Column { .. }
-            | ObjectKey::Trigger { .. }
-            | ObjectKey::Policy { .. }
-            | ObjectKey::Type { .. }
-            | ObjectKey::EventTrigger { .. }
-            | ObjectKey::Constraint { .. }
-            | ObjectKey::Index { .. }
-    ) {
-        for (name, keys) in functions {
-            if sql.contains(&format!("{name}(")) || sql.contains(&quoted_call(name)) {
-                needs.extend(keys.iter().cloned());
-            }
-        }
-    }
-    needs
-}
-
-/// `schema.name(` with the parts as the renderer would quote them, for names that need quotes.
-fn quoted_call(raw: &str) -> String {
-    match raw.split_once('.') {
-        Some((s, n)) => format!("\"{s}\".\"{n}\"("),
-        None => format!("\"{raw}\"("),
-    }
-}
-
-/// The key of a relation named `schema.name`: a view's, or else a table's.
-fn relation_key(schema: &Schema, name: &str) -> ObjectKey {
-    let is_view = schema
-        .views
-        .iter()
-        .any(|v| crate::schema::qualified(&v.schema, &v.name) == name);
-    if is_view {
-        ObjectKey::View {
-            name: name.to_string(),
-        }
-    } else {
-        ObjectKey::Table {
-            name: name.to_string(),
-        }
-    }
-}
-
-/// The table or materialized view an index (`schema.index`) is on.
-fn index_relation(schema: &Schema, index: &str) -> Option<ObjectKey> {
-    let on_table = schema.tables.iter().find(|t| {
-        t.indexes
-            .iter()
-            .any(|i| crate::schema::qualified(&t.schema, &i.name) == index)
-    });
-    if let Some(t) = on_table {
-        return Some(ObjectKey::Table {
-            name: crate::schema::qualified(&t.schema, &t.name),
-        });
-    }
-    schema
-        .views
-        .iter()
-        .find(|v| {
-            v.indexes
-                .iter()
-                .any(|i| crate::schema::qualified(&v.schema, &i.name) == index)
-        })
-        .map(|v| ObjectKey::View {
-            name: crate::schema::qualified(&v.schema, &v.name),
-        })
-}
-
-/// A `depends_on` entry: `schema.name(args)` is a function, anything else a relation.
-fn relation_or_function(schema: &Schema, reference: &str) -> ObjectKey {
-    if reference.ends_with(')') && reference.contains('(') {
-        return ObjectKey::Function {
-            name: reference.to_string(),
-        };
-    }
-    relation_key(schema, reference)
-}
-
 /// A table dropped while a table of the same shape (column names and types) is created was
 /// perhaps renamed: say so on the drop, since without `renamed_from` its rows are lost.
-fn flag_possible_renames(steps: &mut [Step], source: &Schema, target: &Schema, d: &Decisions) {
+fn flag_possible_renames(steps: &mut [Step], sides: &Sides, d: &Decisions) {
     let shape = |t: &Table| -> Vec<(String, String)> {
         t.columns
             .iter()
             .map(|c| (c.name.clone(), c.data_type.clone()))
             .collect()
     };
+    let created: HashMap<Vec<(String, String)>, String> = d
+        .create
+        .iter()
+        .filter(|k| !d.drop.contains(*k))
+        .filter_map(|k| match k {
+            ObjectKey::Table { name } => sides.target.tables.get(name),
+            _ => None,
+        })
+        .map(|t| (shape(t), crate::schema::qualified(&t.schema, &t.name)))
+        .collect();
     for step in steps.iter_mut() {
         let ObjectKey::Table { name } = &step.object else {
             continue;
@@ -444,46 +293,28 @@ fn flag_possible_renames(steps: &mut [Step], source: &Schema, target: &Schema, d
         if step.action != Action::Drop || d.create.contains(&step.object) {
             continue;
         }
-        let Some(dropped) = find_table(source, name) else {
+        let Some(dropped) = sides.source.tables.get(name) else {
             continue;
         };
-        let twin = target.tables.iter().find(|t| {
-            let key = ObjectKey::Table {
-                name: crate::schema::qualified(&t.schema, &t.name),
-            };
-            d.create.contains(&key) && !d.drop.contains(&key) && shape(t) == shape(dropped)
-        });
-        if let Some(twin) = twin {
+        if let Some(twin) = created.get(&shape(dropped)) {
             step.hazards.push(Hazard::new(
                 HazardKind::PossibleRename,
                 format!(
-                    "{} has the same columns as the new table {}.{}: if this is a rename, add \
-                     `renamed_from: {name}` to that table in the schema file to keep the rows",
-                    name, twin.schema, twin.name
+                    "{name} has the same columns as the new table {twin}: if this is a rename, \
+                     add `renamed_from: {name}` to that table in the schema file to keep the rows"
                 ),
             ));
         }
     }
 }
 
-/// For each index (`schema.index`): its table and the partitioned index it is attached to.
-fn index_owners(schema: &Schema) -> HashMap<String, (String, Option<String>)> {
-    let mut owners = HashMap::new();
-    for t in &schema.tables {
-        for i in &t.indexes {
-            owners.insert(
-                crate::schema::qualified(&t.schema, &i.name),
-                (
-                    crate::schema::qualified(&t.schema, &t.name),
-                    i.attached_to.clone(),
-                ),
-            );
-        }
-    }
-    owners
-}
-
-fn drop_steps(source: &Schema, src: &Objects, d: &Decisions, dialect: &dyn Dialect) -> Vec<Step> {
+fn drop_steps(
+    source: &Schema,
+    lookup: &Lookup,
+    src: &Objects,
+    d: &Decisions,
+    dialect: &dyn Dialect,
+) -> Vec<Step> {
     let dropped_tables: HashSet<&str> = d
         .drop
         .iter()
@@ -492,7 +323,6 @@ fn drop_steps(source: &Schema, src: &Objects, d: &Decisions, dialect: &dyn Diale
             _ => None,
         })
         .collect();
-    let index_owners = index_owners(source);
     let implied = |k: &ObjectKey| -> bool {
         // Dropping a table drops what hangs off it (but a foreign key to another dropped
         // table must go first, or that table cannot be dropped); dropping an object drops its
@@ -502,27 +332,36 @@ fn drop_steps(source: &Schema, src: &Objects, d: &Decisions, dialect: &dyn Diale
             return true;
         }
         if let ObjectKey::Constraint { table, name } = k {
-            let is_foreign_key = find_table(source, table)
+            let is_foreign_key = lookup
+                .tables
+                .get(table)
                 .and_then(|t| t.constraints.iter().find(|c| &c.name == name))
                 .is_some_and(|c| c.references.is_some());
             return !is_foreign_key && dropped_tables.contains(table.as_str());
         }
         if let ObjectKey::Index { name } = k {
-            let (table, parent) = index_owners.get(name.as_str()).cloned().unwrap_or_default();
-            let parent_dropped =
-                parent.is_some_and(|p| d.drop.contains(&ObjectKey::Index { name: p }));
-            return parent_dropped || dropped_tables.contains(table.as_str());
+            let Some((relation, parent)) = lookup.indexes.get(name) else {
+                return false;
+            };
+            let parent_dropped = parent
+                .as_ref()
+                .is_some_and(|p| d.drop.contains(&ObjectKey::Index { name: p.clone() }));
+            let relation_dropped = match relation {
+                ObjectKey::Table { name } => dropped_tables.contains(name.as_str()),
+                other => d.drop.contains(other),
+            };
+            return parent_dropped || relation_dropped;
         }
         !matches!(k, ObjectKey::Table { .. })
             && k.table().is_some_and(|t| dropped_tables.contains(t))
     };
     let mut keys: Vec<&ObjectKey> = d.drop.iter().filter(|k| !implied(k)).collect();
-    keys.sort_by_key(|k| std::cmp::Reverse(src.position[*k]));
+    keys.sort_by_key(|k| std::cmp::Reverse(src.position(k)));
     keys.into_iter()
         .flat_map(|k| {
             let recreated = d.create.contains(k);
             dialect
-                .drop(k, source, &src.sql[k])
+                .drop(k, source, &src.parts(k))
                 .into_iter()
                 .map(move |mut step| {
                     if recreated {

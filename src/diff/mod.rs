@@ -9,6 +9,7 @@
 //! are stable and listed in `docs/PLAN.md`.
 
 mod changes;
+mod dependencies;
 mod hazard;
 mod rename;
 pub mod summary;

@@ -3,17 +3,26 @@
 //! plan is computed against the source *as it is after the renames*, so the other objects
 //! compare equal where the rename is all that changed.
 
+use std::borrow::Cow;
+
 use crate::diff::{Action, Step};
 use crate::engine::Dialect;
 use crate::error::{Error, Result};
 use crate::schema::{qualified, Schema};
 
 /// Returns the source with the target's renames applied, and the rename steps.
-pub(super) fn apply_renames(
-    source: &Schema,
+pub(super) fn apply_renames<'a>(
+    source: &'a Schema,
     target: &Schema,
     dialect: &dyn Dialect,
-) -> Result<(Schema, Vec<Step>)> {
+) -> Result<(Cow<'a, Schema>, Vec<Step>)> {
+    let has_hints = target
+        .tables
+        .iter()
+        .any(|t| t.renamed_from.is_some() || t.columns.iter().any(|c| c.renamed_from.is_some()));
+    if !has_hints {
+        return Ok((Cow::Borrowed(source), Vec::new()));
+    }
     let mut renamed = source.clone();
     let mut steps = Vec::new();
     for table in &target.tables {
@@ -77,7 +86,7 @@ pub(super) fn apply_renames(
         }
     }
     renamed.canonicalize();
-    Ok((renamed, steps))
+    Ok((Cow::Owned(renamed), steps))
 }
 
 fn rename_table(

@@ -105,7 +105,7 @@ pub trait Dialect {
 
     /// The step(s) removing an object as it exists in `source`. `created_by` holds the
     /// source statements that created it (the inverse of the drop).
-    fn drop(&self, key: &ObjectKey, source: &Schema, created_by: &str) -> Vec<Step>;
+    fn drop(&self, key: &ObjectKey, source: &Schema, created_by: &[String]) -> Vec<Step>;
 
     /// How to turn table `from` into `to` without recreating it, if possible.
     fn alter_table(
@@ -117,7 +117,14 @@ pub trait Dialect {
     ) -> TableChange;
 
     /// An in-place change of any other object, or `None` when it must be dropped and created.
-    fn alter_in_place(&self, key: &ObjectKey, source: &Schema, target: &Schema) -> Option<InPlace>;
+    /// `target_sql` holds the target's creation statements of the object.
+    fn alter_in_place(
+        &self,
+        key: &ObjectKey,
+        source: &Schema,
+        target: &Schema,
+        target_sql: &[String],
+    ) -> Option<InPlace>;
 
     fn rename_table(
         &self,

@@ -64,15 +64,16 @@ impl Schema {
     /// or `<stdin>`).
     pub fn from_yaml(text: &str, origin: &str) -> Result<Schema> {
         check_format_header(text, origin)?;
-        let schema: Schema = serde_saphyr::from_str(text).map_err(|e| {
-            let location = e.location();
-            Error::SchemaFile {
-                path: origin.to_string(),
-                line: location.map(|l| l.line() as usize),
-                column: location.map(|l| l.column() as usize),
-                message: first_line(&e.to_string()),
-            }
-        })?;
+        let schema: Schema = serde_saphyr::from_str_with_options(text, parse_options(text))
+            .map_err(|e| {
+                let location = e.location();
+                Error::SchemaFile {
+                    path: origin.to_string(),
+                    line: location.map(|l| l.line() as usize),
+                    column: location.map(|l| l.column() as usize),
+                    message: first_line(&e.to_string()),
+                }
+            })?;
         finish(schema, origin)
     }
 
@@ -101,6 +102,20 @@ impl Schema {
             Schema::from_yaml(text, origin)
         }
     }
+}
+
+/// The YAML parser's resource budget, scaled to the file: its defaults (250,000 nodes) protect
+/// against hostile input but refuse a real 2,000-table schema. Limits stay proportional to the
+/// text, and aliases (which a schema file never needs) stay capped, so a small file still
+/// cannot expand into a huge one.
+fn parse_options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_events = budget.max_events.max(text.len().saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(text.len());
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// Rejects files from a newer format before serde reports confusing unknown keys.

@@ -49,10 +49,13 @@ impl Step {
     }
 }
 
-/// Splits a raw `schema.name` reference into its quoted SQL form.
+/// The quoted SQL form of a raw `schema.name` reference. Only a name with more than one dot
+/// is ambiguous, and only then are the schema's names consulted.
 fn quoted_ref(schema: &Schema, raw: &str) -> String {
-    let names = super::render::Names::new(schema);
-    names.reference(raw)
+    match raw.split_once('.') {
+        Some((s, n)) if !n.contains('.') => qualified(s, n),
+        _ => super::render::Names::new(schema).reference(raw),
+    }
 }
 
 fn find_table<'a>(schema: &'a Schema, raw: &str) -> Option<&'a Table> {
@@ -77,7 +80,7 @@ impl Dialect for PostgresDialect {
     fn create(&self, statement: &Statement, target: &Schema, context: CreateContext) -> Vec<Step> {
         let key = &statement.key;
         let mut s = crate::diff::create_step(key, statement.sql.clone(), context.recreated);
-        s.inverse = drop_sql(key, target);
+        s.inverse = drop_sql(key, target, std::slice::from_ref(&statement.sql));
         if context.table_is_new {
             return vec![s];
         }
@@ -108,8 +111,8 @@ impl Dialect for PostgresDialect {
         }
     }
 
-    fn drop(&self, key: &ObjectKey, source: &Schema, created_by: &str) -> Vec<Step> {
-        let Some(sql) = drop_sql(key, source) else {
+    fn drop(&self, key: &ObjectKey, source: &Schema, created_by: &[String]) -> Vec<Step> {
+        let Some(sql) = drop_sql(key, source, created_by) else {
             return vec![];
         };
         let mut s = step(
@@ -118,7 +121,7 @@ impl Dialect for PostgresDialect {
             format!("drop {}", key.describe()),
             sql,
         )
-        .with_inverse(created_by.trim_end().to_string());
+        .with_inverse(created_by.join("\n"));
         match key {
             ObjectKey::Table { name } => {
                 s.inverse = None;
@@ -162,17 +165,17 @@ impl Dialect for PostgresDialect {
         super::migrate_table::alter_table(from, to, source, target)
     }
 
-    fn alter_in_place(&self, key: &ObjectKey, source: &Schema, target: &Schema) -> Option<InPlace> {
-        let target_sql = || -> Vec<String> {
-            super::render::statements(target)
-                .into_iter()
-                .filter(|s| &s.key == key)
-                .map(|s| s.sql)
-                .collect()
-        };
+    fn alter_in_place(
+        &self,
+        key: &ObjectKey,
+        source: &Schema,
+        target: &Schema,
+        target_sql: &[String],
+    ) -> Option<InPlace> {
         let restate = |reason: &str| {
-            let steps = target_sql()
-                .into_iter()
+            let steps = target_sql
+                .iter()
+                .cloned()
                 .map(|sql| {
                     step(
                         key.clone(),
@@ -383,7 +386,9 @@ fn validate_separately(
 }
 
 /// The statement that removes an object as `schema` describes it.
-pub(super) fn drop_sql(key: &ObjectKey, schema: &Schema) -> Option<String> {
+/// `created_by` is the object's creation statements, when known (comments and grants are
+/// undone statement by statement).
+pub(super) fn drop_sql(key: &ObjectKey, schema: &Schema, created_by: &[String]) -> Option<String> {
     let q = |raw: &str| quoted_ref(schema, raw);
     let sql = match key {
         ObjectKey::Schema { name } => format!("DROP SCHEMA {};", ident(name)),
@@ -444,18 +449,15 @@ pub(super) fn drop_sql(key: &ObjectKey, schema: &Schema) -> Option<String> {
         }
         ObjectKey::EventTrigger { name } => format!("DROP EVENT TRIGGER {};", ident(name)),
         ObjectKey::Publication { name } => format!("DROP PUBLICATION {};", ident(name)),
-        ObjectKey::Comment { on } => {
-            let statement = super::render::statements(schema)
-                .into_iter()
-                .find(|s| matches!(&s.key, ObjectKey::Comment { on: o } if o.as_ref() == on.as_ref()))?;
-            comment_removal(&statement.sql)?
+        ObjectKey::Comment { .. } => {
+            let removals: Vec<String> = created_by.iter().filter_map(|s| comment_removal(s)).collect();
+            if removals.is_empty() {
+                return None;
+            }
+            removals.join("\n")
         }
-        ObjectKey::Access { on } => {
-            let statements: Vec<String> = super::render::statements(schema)
-                .into_iter()
-                .filter(|s| matches!(&s.key, ObjectKey::Access { on: o } if o.as_ref() == on.as_ref()))
-                .filter_map(|s| grant_to_revoke(&s.sql))
-                .collect();
+        ObjectKey::Access { .. } => {
+            let statements: Vec<String> = created_by.iter().filter_map(|s| grant_to_revoke(s)).collect();
             if statements.is_empty() {
                 return None;
             }
