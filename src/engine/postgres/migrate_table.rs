@@ -244,7 +244,9 @@ fn add_column(t: &mut TableSteps, c: &Column) {
             "computes the column for every row",
         ));
     }
-    let step = t.push_on(column_key.clone(), Action::Create, 
+    let step = t.push_on(
+        column_key.clone(),
+        Action::Create,
         format!("add column {}.{}", t.raw, c.name),
         sql,
         Some(inverse),
@@ -284,7 +286,9 @@ fn drop_column(t: &mut TableSteps, c: &Column, from: &Table, to: &Table) {
         ));
     }
     t.changed_columns.push(c.name.clone());
-    t.push_on(column_key.clone(), Action::Drop, 
+    t.push_on(
+        column_key.clone(),
+        Action::Drop,
         format!("drop column {}.{}", t.raw, c.name),
         sql,
         None,
@@ -308,7 +312,9 @@ fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
             let sql = t.alter(&format!("ALTER COLUMN {column} SET NOT NULL"));
             let inverse = t.alter(&format!("ALTER COLUMN {column} DROP NOT NULL"));
             let relation = t.relation.clone();
-            let step = t.push_on(column_key.clone(), Action::Alter, 
+            let step = t.push_on(
+                column_key.clone(),
+                Action::Alter,
                 format!("set {}.{} NOT NULL", t.raw, to.name),
                 sql,
                 Some(inverse),
@@ -326,7 +332,9 @@ fn alter_column(t: &mut TableSteps, from: &Column, to: &Column) {
         } else {
             let sql = t.alter(&format!("ALTER COLUMN {column} DROP NOT NULL"));
             let inverse = t.alter(&format!("ALTER COLUMN {column} SET NOT NULL"));
-            t.push_on(column_key.clone(), Action::Alter, 
+            t.push_on(
+                column_key.clone(),
+                Action::Alter,
                 format!("allow NULL in {}.{}", t.raw, to.name),
                 sql,
                 Some(inverse),
@@ -398,7 +406,9 @@ fn change_type(t: &mut TableSteps, from: &Column, to: &Column) {
         .narrowing
         .then(|| narrowing_precheck(&relation, &column, &to.data_type));
     t.changed_columns.push(to.name.clone());
-    let step = t.push_on(column_key.clone(), Action::Alter, 
+    let step = t.push_on(
+        column_key.clone(),
+        Action::Alter,
         format!(
             "change type of {}.{} from {} to {}",
             t.raw, to.name, from.data_type, to.data_type
@@ -447,7 +457,9 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
                 identity_clause(identity)
             ));
             let inverse = t.alter(&format!("ALTER COLUMN {column} DROP IDENTITY"));
-            t.push_on(column_key.clone(), Action::Alter, 
+            t.push_on(
+                column_key.clone(),
+                Action::Alter,
                 format!("make {}.{} an identity column", t.raw, to.name),
                 sql,
                 Some(inverse),
@@ -456,7 +468,9 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
         }
         (Some(_), None) => {
             let sql = t.alter(&format!("ALTER COLUMN {column} DROP IDENTITY"));
-            t.push_on(column_key.clone(), Action::Alter, 
+            t.push_on(
+                column_key.clone(),
+                Action::Alter,
                 format!("stop {}.{} being an identity column", t.raw, to.name),
                 sql,
                 None,
@@ -494,7 +508,9 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
                             qualified(schema, name),
                             n.data_type
                         );
-                        t.push_on(column_key.clone(), Action::Alter, 
+                        t.push_on(
+                            column_key.clone(),
+                            Action::Alter,
                             format!("change the type of identity sequence {seq}"),
                             sql,
                             None,
@@ -505,7 +521,9 @@ fn change_identity(t: &mut TableSteps, from: &Column, to: &Column) {
             }
             if !clauses.is_empty() {
                 let sql = t.alter(&format!("ALTER COLUMN {column} {}", clauses.join(" ")));
-                t.push_on(column_key.clone(), Action::Alter, 
+                t.push_on(
+                    column_key.clone(),
+                    Action::Alter,
                     format!("change identity of {}.{}", t.raw, to.name),
                     sql,
                     None,
@@ -525,7 +543,9 @@ fn regenerate_column(t: &mut TableSteps, from: &Column, to: &Column) {
     let column = ident(&to.name);
     if from.generated.is_some() && to.generated.is_none() && from.data_type == to.data_type {
         let sql = t.alter(&format!("ALTER COLUMN {column} DROP EXPRESSION"));
-        t.push_on(column_key.clone(), Action::Alter, 
+        t.push_on(
+            column_key.clone(),
+            Action::Alter,
             format!("stop computing {}.{}", t.raw, to.name),
             sql,
             None,
@@ -548,14 +568,18 @@ fn regenerate_column(t: &mut TableSteps, from: &Column, to: &Column) {
         ));
     }
     t.changed_columns.push(to.name.clone());
-    t.push_on(column_key.clone(), Action::Alter, 
+    t.push_on(
+        column_key.clone(),
+        Action::Alter,
         format!("drop {}.{} to redefine it", t.raw, to.name),
         drop,
         None,
         hazards,
     );
     let add = t.alter(&format!("ADD COLUMN {}", column_definition(to)));
-    t.push_on(column_key.clone(), Action::Alter, 
+    t.push_on(
+        column_key.clone(),
+        Action::Alter,
         format!("add {}.{} with its new definition", t.raw, to.name),
         add,
         None,
