@@ -9,7 +9,9 @@ pub mod cli;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod repo;
 pub mod schema;
+pub mod store;
 pub mod target;
 
 pub use error::{Error, Result};

@@ -124,8 +124,13 @@ pub(super) fn steps(
     options: &PlanOptions,
 ) -> Result<Vec<Step>> {
     let (source, mut steps) = rename::apply_renames(source, target, dialect)?;
-    let src = Objects::new(dialect.creation_script(&source));
-    let tgt = Objects::new(dialect.creation_script(target));
+    // The two scripts are independent: render them on two threads.
+    let (src, tgt) = std::thread::scope(|scope| {
+        let source_side = scope.spawn(|| Objects::new(dialect.creation_script(&source)));
+        let tgt = Objects::new(dialect.creation_script(target));
+        (source_side.join(), tgt)
+    });
+    let src = src.expect("rendering a creation script does not panic");
     let sides = Sides {
         source: Lookup::new(&source),
         target: Lookup::new(target),

@@ -95,7 +95,7 @@ pub fn inspect(target: &Target, options: &InspectOptions) -> Result<(Schema, Vec
 
 /// How an engine spells schema changes. The planner ([`crate::diff`]) decides *what* changes;
 /// the dialect writes the SQL, with the hazards, inverse and pre-check of each statement.
-pub trait Dialect {
+pub trait Dialect: Sync {
     /// The whole schema's creation script, each statement tagged with its object, in an order
     /// the engine accepts on an empty database.
     fn creation_script(&self, schema: &Schema) -> Vec<Statement>;

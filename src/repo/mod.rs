@@ -1,0 +1,277 @@
+//! The backup repository: a content-addressed, deduplicated, compressed and checksummed store
+//! of backups, on any [`Store`]. The on-disk format is specified in `docs/FORMAT.md`.
+//!
+//! A table's data (COPY text) is cut into row-aligned, content-defined chunks ([`chunker`]);
+//! each chunk is a blob named by its hash, compressed, and packed with others into pack files
+//! ([`pack`]); the [`index`] maps blobs to packs; a [`manifest`] lists, per backup, the schema
+//! snapshot and each table's chunks, and is stored last by the [`Writer`]. The [`reader`] gives
+//! a table's bytes back, verified; [`check`] proves backups restorable; [`lock`] keeps writers
+//! and (later) prune apart.
+//!
+//! [`Repository`] is the facade the workflows use. This module knows nothing about databases
+//! (it takes and gives byte streams) nor about the command line.
+//!
+//! ```no_run
+//! # use strata::repo::*;
+//! # fn main() -> Result<(), RepoError> {
+//! let store = strata::store::from_location("/backups/shop")?;
+//! let repo = Repository::open(store)?;
+//! let writer = repo.writer()?;
+//! let mut stream = writer.stream("public.film");
+//! stream.copy_from(&b"1\tACADEMY DINOSAUR\n"[..])?;
+//! let summary = stream.finish()?;
+//! # let source = Source::new(strata::schema::EngineKind::Postgres, "15", "shop");
+//! let mut manifest = Manifest::new(BackupKind::DataOnly, source);
+//! manifest.tables.push(TableEntry::from_stream("public.film", &summary));
+//! let backup = writer.commit(manifest)?;
+//! # Ok(()) }
+//! ```
+
+pub mod check;
+pub mod chunker;
+pub mod config;
+mod error;
+pub mod id;
+pub mod index;
+mod layout;
+pub mod lock;
+pub mod manifest;
+pub mod pack;
+pub mod reader;
+pub mod time;
+pub mod writer;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::store::Store;
+
+pub use check::{CheckOptions, CheckReport, Problem, ProblemKind};
+pub use config::Config;
+pub use error::{BlobError, RepoError, RepoResult};
+pub use id::{BackupId, BlobId, Id, IdHasher, PackId};
+pub use lock::{Lock, LockKind};
+pub use manifest::{
+    Backup, BackupKind, BackupStats, Manifest, Segment, SequenceValue, Source, TableEntry,
+};
+pub use reader::StreamReader;
+pub use time::Timestamp;
+pub use writer::{StreamSummary, TableWriter, Writer};
+
+use index::Index;
+use manifest::{resolve_prefix, ResolveError};
+
+/// An opened repository.
+pub struct Repository {
+    store: Arc<dyn Store>,
+    config: Config,
+    hasher: IdHasher,
+    /// Loaded on first use: listing backups needs no index.
+    index: Mutex<Option<Arc<RwLock<Index>>>>,
+}
+
+/// The backups of a repository, oldest first, and the manifests that could not be read.
+#[derive(Debug)]
+pub struct BackupList {
+    pub backups: Vec<Backup>,
+    pub damaged: Vec<RepoError>,
+}
+
+impl Repository {
+    /// Creates a repository with default parameters in an empty location.
+    pub fn init(store: Arc<dyn Store>) -> RepoResult<Repository> {
+        Repository::init_with(store, Config::new())
+    }
+
+    /// Creates a repository with the given config (tests use small chunks and packs).
+    pub fn init_with(store: Arc<dyn Store>, config: Config) -> RepoResult<Repository> {
+        config.validate().map_err(RepoError::Invalid)?;
+        if !store.list("")?.is_empty() {
+            return Err(RepoError::NotEmpty {
+                location: store.location(),
+            });
+        }
+        store.put(config::CONFIG_NAME, &config.encode())?;
+        Repository::open(store)
+    }
+
+    /// Opens an existing repository: fails clearly on a location that is not one, a newer
+    /// format, or a damaged config.
+    pub fn open(store: Arc<dyn Store>) -> RepoResult<Repository> {
+        let location = store.location();
+        let bytes = match store.get(config::CONFIG_NAME) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Err(RepoError::NotARepository { location }),
+            Err(e) => return Err(e.into()),
+        };
+        let config = Config::decode(&bytes, &location)?;
+        Ok(Repository {
+            hasher: config.id_hasher(),
+            store,
+            config,
+            index: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// Where the repository is, for messages.
+    pub fn location(&self) -> String {
+        self.store.location()
+    }
+
+    pub fn id_hasher(&self) -> &IdHasher {
+        &self.hasher
+    }
+
+    /// The index, loaded (and unindexed packs recovered) on first use.
+    pub(crate) fn index(&self) -> RepoResult<Arc<RwLock<Index>>> {
+        let mut slot = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = slot.as_ref() {
+            return Ok(Arc::clone(index));
+        }
+        let index = Arc::new(RwLock::new(Index::load(self.store.as_ref())?));
+        *slot = Some(Arc::clone(&index));
+        Ok(index)
+    }
+
+    /// Starts a backup: takes a shared lock and starts the compression threads.
+    pub fn writer(&self) -> RepoResult<Writer<'_>> {
+        Writer::new(self)
+    }
+
+    /// Takes the exclusive lock (for operations that delete, like prune).
+    pub fn lock_exclusive(&self, purpose: &str) -> RepoResult<Lock> {
+        Lock::acquire(self.store_arc(), LockKind::Exclusive, purpose)
+    }
+
+    /// Ids of all stored backups, in id order.
+    pub fn backup_ids(&self) -> RepoResult<Vec<BackupId>> {
+        let objects = self.store.list(layout::BACKUPS)?;
+        Ok(objects
+            .iter()
+            .filter_map(|o| layout::id_of(&o.name))
+            .collect())
+    }
+
+    /// The backup whose id starts with `prefix` (git-style), or a clear error.
+    pub fn resolve_backup(&self, prefix: &str) -> RepoResult<BackupId> {
+        let ids = self.backup_ids()?;
+        resolve_prefix(&ids, prefix).map_err(|e| match e {
+            ResolveError::Malformed | ResolveError::Unknown => RepoError::UnknownBackup {
+                location: self.location(),
+                prefix: prefix.to_string(),
+            },
+            ResolveError::Ambiguous(ids) => RepoError::AmbiguousBackup {
+                location: self.location(),
+                prefix: prefix.to_string(),
+                candidates: ids.iter().map(Id::short).collect(),
+            },
+        })
+    }
+
+    /// Loads the backup a full id or unique prefix names.
+    pub fn load_backup(&self, id_or_prefix: &str) -> RepoResult<Backup> {
+        let id = self.resolve_backup(id_or_prefix)?;
+        self.load_backup_id(&id)
+    }
+
+    /// Loads a backup by id, checking its manifest against its name.
+    pub fn load_backup_id(&self, id: &BackupId) -> RepoResult<Backup> {
+        let name = layout::backup_name(id);
+        let bytes = self.store.get(&name)?;
+        let damaged = |reason: String| RepoError::Damaged {
+            location: self.location(),
+            name: name.clone(),
+            reason,
+        };
+        if Id::of_object(&bytes) != *id {
+            return Err(damaged("content does not match its name".to_string()));
+        }
+        let manifest = manifest::Manifest::decode(&bytes).map_err(damaged)?;
+        Ok(Backup { id: *id, manifest })
+    }
+
+    /// Every backup, oldest first; unreadable manifests are returned apart.
+    pub fn list_backups(&self) -> RepoResult<BackupList> {
+        let mut list = BackupList {
+            backups: Vec::new(),
+            damaged: Vec::new(),
+        };
+        for id in self.backup_ids()? {
+            match self.load_backup_id(&id) {
+                Ok(backup) => list.backups.push(backup),
+                Err(RepoError::Store(e)) if e.is_not_found() => {}
+                Err(e) => list.damaged.push(e),
+            }
+        }
+        list.backups.sort_by_key(|b| (b.manifest.time, b.id));
+        Ok(list)
+    }
+
+    /// A table's bytes, in order, verified as they are read.
+    pub fn read_stream(&self, backup: &Backup, table: &TableEntry) -> RepoResult<StreamReader<'_>> {
+        self.reader_for(backup, table, table.segments.clone())
+    }
+
+    /// One segment of a table (segments can be restored in parallel).
+    pub fn read_segment(
+        &self,
+        backup: &Backup,
+        table: &TableEntry,
+        segment: usize,
+    ) -> RepoResult<StreamReader<'_>> {
+        let Some(one) = table.segments.get(segment) else {
+            return Err(RepoError::Invalid(format!(
+                "table {} of backup {} has {} segments, not {}",
+                table.name,
+                backup.id.short(),
+                table.segments.len(),
+                segment + 1
+            )));
+        };
+        self.reader_for(backup, table, vec![one.clone()])
+    }
+
+    /// The verified plaintext of one blob (for inspection and tests).
+    pub fn read_blob(&self, id: &BlobId) -> RepoResult<Vec<u8>> {
+        let index = self.index()?;
+        reader::load_blob(self.store(), &index, &self.hasher, id).map_err(|fault| {
+            RepoError::Damaged {
+                location: self.location(),
+                name: format!("blob {id}"),
+                reason: fault.reason,
+            }
+        })
+    }
+
+    fn reader_for(
+        &self,
+        backup: &Backup,
+        table: &TableEntry,
+        segments: Vec<Segment>,
+    ) -> RepoResult<StreamReader<'_>> {
+        Ok(StreamReader::new(
+            self.store(),
+            self.index()?,
+            &self.hasher,
+            backup.id,
+            &table.name,
+            segments,
+        ))
+    }
+
+    /// Verifies backups; see [`check`].
+    pub fn check(&self, options: &CheckOptions) -> RepoResult<CheckReport> {
+        check::run(self, options)
+    }
+}
