@@ -25,6 +25,22 @@ exactly the CPU of each backend that exited. For catalog-heavy tools this is mos
 and it is invisible in the client's own CPU time.
 
 Any contender exiting non-zero aborts the run with exit status 1 (never a timing verdict).
+
+Optional, per contender (all untimed except the command itself; used by bench/diff.sh):
+  --stdout NAME=PATH          the command's stdout goes to PATH (instead of /dev/null) and is
+                              recorded like an --output file (size, hash, determinism)
+  --exit-ok NAME=CODES        exit statuses that count as success, comma-separated (default 0),
+                              e.g. `strata diff` exits 1 when there are differences
+  --before NAME=SHELLCMD      run by /bin/sh before every run of NAME (warm-up included), e.g.
+                              create the fresh empty database the contender writes into;
+                              a failure aborts. The server CPU of its backends is not counted.
+  --after NAME=SHELLCMD       run by /bin/sh after every run of NAME: a correctness check;
+                              a failure aborts
+  --stderr-metric NAME=LABEL=REGEX
+                              a number the tool reports about itself on stderr (the regex's
+                              first group); its median is reported as column LABEL. A run
+                              whose stderr does not match aborts.
+  --no-ratio                  leave the "wall ratio" column out of the table (no anchor)
 Standard library only.
 """
 
@@ -32,6 +48,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -102,16 +119,42 @@ def sha256(path):
     return h.hexdigest()
 
 
-def run_once(name, argv, output, server_pid):
+def run_hook(name, when, cmd):
+    """An untimed shell command around a contender's run; a failure aborts the benchmark."""
+    proc = subprocess.run(["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        print(f"\nmeasure.py: the {when} command of {name!r} failed (exit {proc.returncode}):",
+              file=sys.stderr)
+        print(f"  command: {cmd}", file=sys.stderr)
+        out = proc.stdout.decode(errors="replace").strip()
+        if out:
+            print("  " + out.replace("\n", "\n  "), file=sys.stderr)
+        sys.exit(1)
+
+
+def run_once(name, argv, output, server_pid, stdout_path=None, ok_codes=(0,), before=None,
+             after=None, metrics=None):
     if output and os.path.exists(output):
         os.unlink(output)  # a stale file must not pass for this run's output
+    if before:
+        hook_children = live_children(server_pid) if server_pid else set()
+        run_hook(name, "--before", before)
+        # The hook's own backends must be gone (and reaped) before the server CPU baseline.
+        if server_pid:
+            wait_backends_gone(server_pid, hook_children)
     before_children = live_children(server_pid) if server_pid else set()
     server_cpu_before = server_children_cpu(server_pid) if server_pid else None
     start = time.monotonic()
     # stderr goes to a file, not a pipe: nobody reads a pipe while we block in wait4.
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss:
         full = [GNU_TIME, "-f", "%M", "-o", rss.name, *argv] if GNU_TIME else argv
-        proc = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=err)
+        out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(full, stdout=out, stderr=err)
+        finally:
+            if stdout_path:
+                out.close()
         # wait4 instead of proc.wait(): it hands back the child's rusage.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
@@ -121,8 +164,10 @@ def run_once(name, argv, output, server_pid):
         # GNU time writes "Command exited with non-zero status N" first on failure.
         rss_lines = rss.read().split()
         peak_rss_kib = int(rss_lines[-1]) if GNU_TIME and rss_lines else usage.ru_maxrss
-    if proc.returncode != 0:
-        print(f"\nmeasure.py: contender {name!r} failed (exit {proc.returncode}):", file=sys.stderr)
+    if proc.returncode not in ok_codes:
+        expected = "" if tuple(ok_codes) == (0,) else f", expected {'/'.join(map(str, ok_codes))}"
+        print(f"\nmeasure.py: contender {name!r} failed (exit {proc.returncode}{expected}):",
+              file=sys.stderr)
         print(f"  command: {shlex.join(argv)}", file=sys.stderr)
         print("  " + stderr.strip().replace("\n", "\n  "), file=sys.stderr)
         sys.exit(1)
@@ -144,11 +189,29 @@ def run_once(name, argv, output, server_pid):
             sys.exit(1)
         sample["output_bytes"] = os.path.getsize(output)
         sample["output_sha256"] = sha256(output)
+    if proc.returncode != 0:
+        sample["exit"] = proc.returncode
+    for label, regex in (metrics or {}).items():
+        m = regex.search(stderr)
+        if not m:
+            print(f"measure.py: contender {name!r}: no {label} on stderr "
+                  f"(pattern {regex.pattern!r}); stderr was:", file=sys.stderr)
+            print("  " + stderr.strip().replace("\n", "\n  "), file=sys.stderr)
+            sys.exit(1)
+        sample.setdefault("metrics", {})[label] = float(m.group(1))
+    if after:
+        run_hook(name, "--after", after)
     return sample
 
 
 def fmt_s(x):
     return "-" if x is None else f"{x:.3f} s"
+
+
+def fmt_metric(label, x):
+    if x is None:
+        return "-"
+    return f"{x:.1f} ms" if label.endswith("_ms") else f"{x:g}"
 
 
 def fmt_mib(kib):
@@ -167,6 +230,17 @@ def main():
     ap.add_argument("--server-pid", type=int, help="postmaster PID, to measure server CPU")
     ap.add_argument("--meta", action="append", metavar="KEY=VALUE", help="copied into the JSON")
     ap.add_argument("--json", metavar="PATH", help="write all samples and medians here")
+    ap.add_argument("--stdout", action="append", metavar="NAME=PATH",
+                    help="send a contender's stdout to PATH (recorded like --output)")
+    ap.add_argument("--exit-ok", action="append", metavar="NAME=CODES",
+                    help="exit statuses that count as success for NAME, e.g. 0,1 (default 0)")
+    ap.add_argument("--before", action="append", metavar="NAME=SHELLCMD",
+                    help="untimed /bin/sh command before every run of NAME; failure aborts")
+    ap.add_argument("--after", action="append", metavar="NAME=SHELLCMD",
+                    help="untimed /bin/sh command after every run of NAME (a check); failure aborts")
+    ap.add_argument("--stderr-metric", action="append", metavar="NAME=LABEL=REGEX",
+                    help="number (first regex group) the tool prints on stderr; median reported")
+    ap.add_argument("--no-ratio", action="store_true", help="no wall-ratio column in the table")
     args = ap.parse_args()
 
     if args.rounds < 3:
@@ -174,7 +248,32 @@ def main():
     contenders = parse_pairs(args.contender, "--contender")
     commands = {name: shlex.split(cmd) for name, cmd in contenders.items()}
     outputs = parse_pairs(args.output, "--output")
+    stdouts = parse_pairs(args.stdout, "--stdout")
+    outputs.update(stdouts)  # a captured stdout is this contender's output file
+    ok_codes = {name: tuple(int(c) for c in codes.split(","))
+                for name, codes in parse_pairs(args.exit_ok, "--exit-ok").items()}
+    befores = parse_pairs(args.before, "--before")
+    afters = parse_pairs(args.after, "--after")
+    metrics = {}
+    for v in args.stderr_metric or []:
+        if v.count("=") < 2:
+            sys.exit(f"measure.py: --stderr-metric must be NAME=LABEL=REGEX, got {v!r}")
+        name, label, regex = v.split("=", 2)
+        metrics.setdefault(name, {})[label] = re.compile(regex)
     names = list(contenders)
+    for what, table in (("--output/--stdout", outputs), ("--exit-ok", ok_codes),
+                        ("--before", befores), ("--after", afters), ("--stderr-metric", metrics)):
+        for name in table:
+            if name not in contenders:
+                sys.exit(f"measure.py: {what} names {name!r}, which is not a contender")
+    labels = [label for name in names for label in metrics.get(name, {})]
+    labels = list(dict.fromkeys(labels))  # in order of first mention, once each
+
+    def run(name):
+        return run_once(name, commands[name], outputs.get(name), args.server_pid,
+                        stdout_path=stdouts.get(name), ok_codes=ok_codes.get(name, (0,)),
+                        before=befores.get(name), after=afters.get(name),
+                        metrics=metrics.get(name))
     anchor = args.anchor or names[-1]
     if anchor not in contenders:
         sys.exit(f"measure.py: anchor {anchor!r} is not a contender")
@@ -182,15 +281,17 @@ def main():
     for w in range(args.warmup):
         for name in names:
             print(f"  warm-up {w + 1}/{args.warmup}: {name} ...", file=sys.stderr, flush=True)
-            run_once(name, commands[name], outputs.get(name), args.server_pid)
+            run(name)
 
     samples = {name: [] for name in names}
     for r in range(args.rounds):
         for name in names:  # A B A B ...: the order alternates within every round
-            s = run_once(name, commands[name], outputs.get(name), args.server_pid)
+            s = run(name)
             s["round"] = r + 1
             samples[name].append(s)
             extra = f", server CPU {s['server_cpu_s']:.2f} s" if "server_cpu_s" in s else ""
+            for label, value in s.get("metrics", {}).items():
+                extra += f", {label} {fmt_metric(label, value)}"
             print(f"  round {r + 1}/{args.rounds}: {name:<10} wall {s['wall_s']:.3f} s, "
                   f"CPU {s['cpu_s']:.3f} s{extra}", file=sys.stderr, flush=True)
 
@@ -208,6 +309,10 @@ def main():
                                      if name in outputs else None),
             "samples": samples[name],
         }
+        if metrics.get(name):
+            results[name]["median_metrics"] = {
+                label: statistics.median(s["metrics"][label] for s in samples[name])
+                for label in metrics[name]}
     anchor_wall = results[anchor]["median"]["wall_s"]
     for name in names:
         results[name]["wall_ratio_to_anchor"] = round(results[name]["median"]["wall_s"] / anchor_wall, 4)
@@ -222,10 +327,19 @@ def main():
                      fmt_mib(m["peak_rss_kib"]),
                      "-" if m["output_bytes"] is None else f"{int(m['output_bytes']):,}",
                      f"{results[name]['wall_ratio_to_anchor']:.2f}x"])
-    if not args.server_pid:
-        header.pop(3)
+    if args.no_ratio:
+        header.pop()
         for row in rows:
-            row.pop(3)
+            row.pop()
+    # Self-reported metrics go right after the wall median (columns only when asked for).
+    for k, label in enumerate(labels):
+        header.insert(2 + k, f"{label} median")
+        for name, row in zip(names, rows):
+            row.insert(2 + k, fmt_metric(label, results[name].get("median_metrics", {}).get(label)))
+    if not args.server_pid:
+        header.pop(3 + len(labels))
+        for row in rows:
+            row.pop(3 + len(labels))
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
     print(line(header))
