@@ -57,6 +57,14 @@ pub enum Error {
     /// The user's safeguards stopped the command (hazards not allowed, stale plan, no TTY).
     #[error("{0}")]
     Refused(String),
+
+    /// The backup repository failed (it names the repository and the object).
+    #[error(transparent)]
+    Repo(#[from] crate::repo::RepoError),
+
+    /// Where the repository's bytes live failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 fn schema_file_message(

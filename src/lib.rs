@@ -5,11 +5,13 @@
 //! the canonical schema file. The `strata` binary is a thin layer over [`cli`].
 
 pub mod apply;
+pub mod backup;
 pub mod cli;
 pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod repo;
+pub mod restore;
 pub mod schema;
 pub mod store;
 pub mod target;

@@ -17,13 +17,12 @@ EXPECT.json holds the plan this edit calls for, derived from the edit and from A
 from Strata), following the rules of docs/PLAN.md:
   * a changed comment: one step (`~table`, a comment counts as a change of its object);
   * a new column: one step (`+column`);
-  * a retyped column: one step (`~column`), and what depends on it is recreated around the
-    change: each constraint on the column (drop + create, `~constraint`) and each view over
-    the table (drop + create, `~view`, plus one step to recreate the view's comment, which
-    the summary counts as another changed view);
+  * a retyped column: one step (`~column`), and what reads the table is recreated around the
+    change: each view over the table (drop + create, `~view`, plus one step to recreate the
+    view's comment, which the summary counts as another changed view); constraints and
+    indexes on the column get no step (ALTER COLUMN ... TYPE rebuilds them itself);
   * a removed index: one step (`-index`).
-Indexes on a retyped column get no step of their own (ALTER COLUMN ... TYPE rebuilds them), which
-is what the planner does today; if that changes, EXPECT.json has to follow.
+This is what the planner does today; if that changes, EXPECT.json has to follow.
 `first_line` is the exact summary line `strata diff` prints first (`-- Plan: N step(s): …`).
 """
 
@@ -117,12 +116,8 @@ def main():
             changed["column"] += 1
             edits["columns_retyped"] += 1
             retyped_tables.add(qualified)
-            for con in table.get("constraints", []):
-                if column["name"] in con.get("columns", []):
-                    steps += 2  # dropped before the type change, created again after it
-                    changed["constraint"] += 1
-            # Indexes on the column (here: the unique index on lower(code), every 3rd table)
-            # get no step: ALTER COLUMN ... TYPE rebuilds them itself.
+            # Constraints and indexes on the column get no step: ALTER COLUMN ... TYPE rebuilds
+            # them itself.
 
     # Views over a retyped table are recreated (once, however many of their tables changed).
     recreated = {(v["schema"], v["name"]): v for t in sorted(retyped_tables) for v in views_by_table[t]}

@@ -2,11 +2,17 @@
 //! subcommands format results; the work itself happens in the library.
 
 mod apply;
+mod backup;
 mod diff;
 mod drift;
+mod init;
+mod list;
 mod plan_text;
+mod restore;
+mod show;
 mod snapshot;
 mod source;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -33,6 +39,18 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Check that a database still matches its schema file (exit 1 when it drifted).
     Drift(drift::DriftArgs),
+    /// Create an empty backup repository.
+    Init(init::InitArgs),
+    /// Back up a database (one consistent snapshot) into a repository.
+    Backup(backup::BackupArgs),
+    /// List the backups in a repository.
+    List(list::ListArgs),
+    /// Show one backup: source, size, tables.
+    Show(show::ShowArgs),
+    /// Restore a backup into a database (schema, then rows, then keys and indexes).
+    Restore(restore::RestoreArgs),
+    /// Check that backups are complete and intact (exit 1 when not).
+    Verify(verify::VerifyArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -52,6 +70,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Backup(args) => backup::run(args),
+        Command::List(args) => list::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Restore(args) => restore::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 

@@ -65,6 +65,71 @@ pub trait Engine {
     fn dialect(&self) -> Result<&'static dyn Dialect> {
         dialect(self.kind())
     }
+
+    /// Starts a consistent read of the database: its schema and every table's rows as they
+    /// were at one instant, readable by several workers at once.
+    fn export(&mut self, _options: &InspectOptions) -> Result<Box<dyn Export>> {
+        Err(crate::Error::Unsupported(format!(
+            "backing up {} databases is not supported yet",
+            self.kind()
+        )))
+    }
+
+    /// Opens a loader session (for restore) on the same database.
+    fn loader(&self) -> Result<Box<dyn Loader>> {
+        Err(crate::Error::Unsupported(format!(
+            "restoring into {} databases is not supported yet",
+            self.kind()
+        )))
+    }
+}
+
+/// A table whose rows are exported or loaded, as COPY text (one row per line, tab-separated,
+/// `\N` for NULL, PostgreSQL's text-format escapes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataTable {
+    /// Raw qualified name (`schema.table`).
+    pub name: String,
+    /// Columns in stream order (generated columns are not in the stream).
+    pub columns: Vec<String>,
+    /// The table's size on disk, to start the biggest tables first.
+    pub size_bytes: i64,
+}
+
+/// A sequence's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceState {
+    /// Raw qualified name.
+    pub name: String,
+    pub last_value: i64,
+    pub is_called: bool,
+}
+
+/// A consistent view of a database being exported.
+pub trait Export: Send + Sync {
+    fn schema(&self) -> &Schema;
+    /// Tables that hold rows (leaf tables: partitions, not their partitioned parents).
+    fn tables(&self) -> &[DataTable];
+    /// Every sequence's position, identity sequences included.
+    fn sequences(&self) -> &[SequenceState];
+    /// A session that reads the same snapshot (one per worker thread).
+    fn worker(&self) -> Result<Box<dyn ExportWorker>>;
+}
+
+/// One reader of an export.
+pub trait ExportWorker: Send {
+    /// Streams the table's rows to `out`; returns the bytes written.
+    fn copy_out(&mut self, table: &DataTable, out: &mut dyn std::io::Write) -> Result<u64>;
+}
+
+/// A session that loads a restore.
+pub trait Loader: Send {
+    /// Runs DDL statements in one transaction.
+    fn run_script(&mut self, statements: &[String]) -> Result<()>;
+    /// Loads a table's rows from COPY text in one transaction; returns the rows loaded.
+    fn copy_in(&mut self, table: &DataTable, rows: &mut dyn std::io::Read) -> Result<u64>;
+    /// Sets sequence positions.
+    fn set_sequences(&mut self, sequences: &[SequenceState]) -> Result<()>;
 }
 
 /// How a plan is executed.

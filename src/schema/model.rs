@@ -738,6 +738,28 @@ impl Schema {
         }
     }
 
+    /// A copy of everything but the tables (which are usually most of a schema's size).
+    pub fn clone_without_tables(&self) -> Schema {
+        Schema {
+            format: self.format,
+            engine: self.engine,
+            server_version: self.server_version.clone(),
+            schemas: self.schemas.clone(),
+            extensions: self.extensions.clone(),
+            collations: self.collations.clone(),
+            enums: self.enums.clone(),
+            domains: self.domains.clone(),
+            composite_types: self.composite_types.clone(),
+            range_types: self.range_types.clone(),
+            sequences: self.sequences.clone(),
+            functions: self.functions.clone(),
+            tables: Vec::new(),
+            views: self.views.clone(),
+            event_triggers: self.event_triggers.clone(),
+            publications: self.publications.clone(),
+        }
+    }
+
     /// Looks a table up by schema and name.
     pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
         self.tables

@@ -30,6 +30,7 @@ enum Verification {
 }
 
 /// A parsed, defaulted connection request.
+#[derive(Clone)]
 pub struct ConnectionSpec {
     pub config: postgres::Config,
     verification: Verification,
@@ -276,13 +277,13 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
 /// Turns a connection failure into "what failed — what to do".
 fn connect_error(display: &str, config: &postgres::Config, e: &postgres::Error) -> Error {
     let user = config.get_user().unwrap_or("?");
-    let db = config.get_dbname().unwrap_or("?");
+
     if let Some(db_error) = e.as_db_error() {
         let hint = match db_error.code().code() {
             "28P01" | "28000" => {
                 format!(" — check the password for role \"{user}\" (URL, PGPASSWORD or ~/.pgpass)")
             }
-            "3D000" => format!(" — database \"{db}\" does not exist; create it or fix the name"),
+            "3D000" => " — create it or fix the name".to_string(),
             "53300" => " — the server has no free connection slots; try again later".into(),
             _ => String::new(),
         };

@@ -35,12 +35,13 @@ impl Postgres {
 
         let timeout = lock_timeout_setting(options.lock_timeout);
         let display = self.display().to_string();
-        // The plan's statements are written like the creation script: every name qualified, and
-        // function bodies not checked against tables created later in the same plan.
+        // The plan's statements name everything with its schema, and function bodies are not
+        // checked against tables created later in the same plan. The session keeps the
+        // database's search_path, so functions with unqualified bodies, run while a check or
+        // index is built, see what the application sees.
         self.client()
             .batch_execute(&format!(
-                "SET lock_timeout = '{timeout}'; SET check_function_bodies = false; \
-                 SELECT pg_catalog.set_config('search_path', '', false)"
+                "SET lock_timeout = '{timeout}'; SET check_function_bodies = false"
             ))
             .map_err(|e| step_error(&display, 0, total, "set lock_timeout", "", &e, ""))?;
         for (number, step) in before {

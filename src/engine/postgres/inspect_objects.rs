@@ -15,13 +15,10 @@ use crate::schema::{
     Sequence, SequenceOptions,
 };
 
-use super::inspect::{not_extension_member, Catalog, USER_SCHEMAS};
+use super::catalog::{not_extension_member, Catalog, USER_SCHEMAS};
 
-pub(super) fn read_free_standing(
-    catalog: &mut Catalog,
-    schema: &mut Schema,
-    version: u32,
-) -> Result<()> {
+pub(super) fn read_free_standing(catalog: &mut Catalog, schema: &mut Schema) -> Result<()> {
+    let version = catalog.version;
     read_namespaces(catalog, schema)?;
     read_extensions(catalog, schema)?;
     read_collations(catalog, schema)?;

@@ -2,10 +2,15 @@
 //! (`connect.rs`).
 
 mod acl;
+mod catalog;
 pub mod connect;
+mod data;
 mod execute;
 mod inspect;
+mod inspect_assemble;
 mod inspect_objects;
+mod inspect_parallel;
+mod inspect_parts;
 pub mod migrate;
 mod migrate_table;
 pub mod render;
@@ -21,6 +26,8 @@ pub use connect::ConnectionSpec;
 /// A live PostgreSQL connection.
 pub struct Postgres {
     client: postgres::Client,
+    /// Kept so that a snapshot can open more sessions on the same server.
+    spec: ConnectionSpec,
     display: String,
     notes: Vec<String>,
 }
@@ -32,7 +39,8 @@ impl Postgres {
         let client = spec.connect()?;
         Ok(Postgres {
             client,
-            display: spec.display,
+            display: spec.display.clone(),
+            spec,
             notes: Vec::new(),
         })
     }
@@ -74,5 +82,13 @@ impl Engine for Postgres {
 
     fn count(&mut self, sql: &str) -> Result<i64> {
         self.count_rows(sql)
+    }
+
+    fn export(&mut self, options: &InspectOptions) -> Result<Box<dyn crate::engine::Export>> {
+        Ok(Box::new(self.begin_export(options)?))
+    }
+
+    fn loader(&self) -> Result<Box<dyn crate::engine::Loader>> {
+        Ok(Box::new(self.open_loader()?))
     }
 }

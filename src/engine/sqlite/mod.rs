@@ -1,17 +1,19 @@
-//! SQLite: inspection (`inspect.rs`) and DDL rendering (`render.rs`), with the pieces they
-//! share: a tokenizer for stored SQL (`lexer.rs`), a `CREATE TABLE` parser (`create_table.rs`)
-//! and the constraint naming rule and canonical clauses (`constraints.rs`).
+//! SQLite: inspection (`inspect.rs`), DDL rendering (`render.rs`) and moving rows in and out
+//! for backup and restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL
+//! (`lexer.rs`), a `CREATE TABLE` parser (`create_table.rs`) and the constraint naming rule and
+//! canonical clauses (`constraints.rs`).
 
 mod constraints;
 mod create_table;
+pub mod data;
 mod inspect;
 mod lexer;
 pub mod render;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diff::Step;
-use crate::engine::{Engine, ExecuteOptions, InspectOptions};
+use crate::engine::{Engine, ExecuteOptions, Export, InspectOptions, Loader};
 use crate::error::Result;
 use crate::schema::{EngineKind, Schema};
 
@@ -19,6 +21,9 @@ use crate::schema::{EngineKind, Schema};
 pub struct Sqlite {
     conn: rusqlite::Connection,
     display: String,
+    path: PathBuf,
+    /// Opened for writing ([`Sqlite::open_for_restore`]): only then may a loader write to it.
+    writable: bool,
     /// What the last inspection could not record.
     notes: Vec<String>,
 }
@@ -40,6 +45,35 @@ impl Sqlite {
         Ok(Sqlite {
             conn,
             display,
+            path: path.to_path_buf(),
+            writable: false,
+            notes: Vec::new(),
+        })
+    }
+
+    /// Opens a database file for a restore to write into, creating an empty one when `path`
+    /// does not exist (its directory must). An existing file must be a SQLite database.
+    pub fn open_for_restore(path: &Path) -> Result<Sqlite> {
+        let display = format!("sqlite:{}", path.display());
+        if path.exists() {
+            crate::target::check_sqlite_file(path)?;
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| crate::Error::Connect {
+            target: display.clone(),
+            cause: e.to_string(),
+            hint: String::new(),
+        })?;
+        Ok(Sqlite {
+            conn,
+            display,
+            path: path.to_path_buf(),
+            writable: true,
             notes: Vec::new(),
         })
     }
@@ -70,6 +104,25 @@ impl Engine for Sqlite {
             "{}: applying schema changes to SQLite is not supported yet",
             self.display
         )))
+    }
+
+    fn export(&mut self, options: &InspectOptions) -> Result<Box<dyn Export>> {
+        let (export, notes) = data::begin_export(&self.conn, &self.display, options)?;
+        self.notes = notes;
+        Ok(Box::new(export))
+    }
+
+    fn loader(&self) -> Result<Box<dyn Loader>> {
+        if !self.writable {
+            return Err(crate::Error::Unsupported(format!(
+                "{}: opened read-only; a restore must open it with Sqlite::open_for_restore",
+                self.display
+            )));
+        }
+        Ok(Box::new(data::SqliteLoader::open(
+            &self.path,
+            &self.display,
+        )?))
     }
 
     fn count(&mut self, sql: &str) -> Result<i64> {

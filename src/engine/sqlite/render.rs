@@ -15,25 +15,35 @@ use crate::schema::{Column, Constraint, ConstraintKind, GeneratedStorage, Schema
 
 /// Deterministic DDL that recreates `schema` in an empty SQLite database.
 pub fn schema_sql(schema: &Schema) -> String {
-    let mut schema = schema.clone();
-    schema.canonicalize();
-    let mut statements: Vec<String> = schema.tables.iter().map(create_table).collect();
-    let indexes = schema.tables.iter().flat_map(|t| &t.indexes);
-    statements.extend(indexes.map(|i| i.definition.clone()));
-    let views = views_in_creation_order(&schema.views);
-    statements.extend(views.iter().map(|v| v.definition.clone()));
-    let table_triggers = schema.tables.iter().flat_map(|t| &t.triggers);
-    let view_triggers = schema.views.iter().flat_map(|v| &v.triggers);
-    statements.extend(
-        table_triggers
-            .chain(view_triggers)
-            .map(|t| t.definition.clone()),
-    );
+    let (mut statements, post) = creation_phases(schema);
+    statements.extend(post);
     statements
         .iter()
         .map(|s| format!("{s};\n"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The creation script split for a restore: the tables (with their keys, checks and foreign
+/// keys, which SQLite only accepts inside `CREATE TABLE`), then what is best built once the
+/// rows are in — indexes, views and triggers (so no trigger fires while rows are loaded).
+/// Statements carry no trailing semicolon.
+pub fn creation_phases(schema: &Schema) -> (Vec<String>, Vec<String>) {
+    let mut schema = schema.clone();
+    schema.canonicalize();
+    let tables: Vec<String> = schema.tables.iter().map(create_table).collect();
+    let indexes = schema.tables.iter().flat_map(|t| &t.indexes);
+    let mut post: Vec<String> = indexes.map(|i| i.definition.clone()).collect();
+    let views = views_in_creation_order(&schema.views);
+    post.extend(views.iter().map(|v| v.definition.clone()));
+    let table_triggers = schema.tables.iter().flat_map(|t| &t.triggers);
+    let view_triggers = schema.views.iter().flat_map(|v| &v.triggers);
+    post.extend(
+        table_triggers
+            .chain(view_triggers)
+            .map(|t| t.definition.clone()),
+    );
+    (tables, post)
 }
 
 /// `CREATE TABLE "t" (columns, constraints) [WITHOUT ROWID][, STRICT]`

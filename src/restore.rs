@@ -1,0 +1,284 @@
+//! The restore workflow: a backup into a database, in three phases.
+//!
+//! 1. pre-data: schemas, types, sequences, functions and tables — no keys, indexes or
+//!    constraints yet;
+//! 2. data: every table's rows, several tables at once, each in its own transaction;
+//! 3. post-data: primary keys, unique and check constraints, indexes, views, foreign keys,
+//!    triggers, policies — in the creation script's order.
+//!
+//! Loading rows into bare tables means circular and self-referencing foreign keys, triggers
+//! and constraints never get in the way, and no superuser rights are needed. Before anything is
+//! written the backup is verified (every chunk it needs is read and hashed), so a damaged
+//! backup fails before the target is touched.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::diff::{self, PlanOptions};
+use crate::engine::{self, DataTable, ExecuteOptions, InspectOptions, SequenceState};
+use crate::error::{Error, Result};
+use crate::repo::{Backup, BackupKind, CheckOptions, Repository};
+use crate::schema::key::{ObjectKey, Statement};
+use crate::schema::{EngineKind, Schema};
+use crate::target::Target;
+
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    pub schema_only: bool,
+    pub data_only: bool,
+    /// Only the rows of tables matching these patterns.
+    pub tables: Vec<String>,
+    pub jobs: usize,
+    /// Drop what the target has first (otherwise a non-empty target is refused).
+    pub clean: bool,
+    /// Skip reading the whole backup before writing (faster; a damaged chunk then fails the
+    /// restore half-way).
+    pub no_verify: bool,
+}
+
+/// Rows loaded per table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableRestored {
+    pub table: String,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub backup: String,
+    pub tables: Vec<TableRestored>,
+    pub sequences: usize,
+}
+
+pub fn restore(
+    repo: &Repository,
+    backup: &Backup,
+    target: &Target,
+    options: &RestoreOptions,
+    progress: &(dyn Fn(&TableRestored) + Sync),
+) -> Result<RestoreReport> {
+    let schema = backup
+        .manifest
+        .schema
+        .clone()
+        .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
+    verify_backup(repo, backup, options)?;
+    // A SQLite target is a file to create (or an empty one to fill): open it for writing.
+    let mut database: Box<dyn engine::Engine> = match target {
+        Target::Sqlite(path) => Box::new(engine::sqlite::Sqlite::open_for_restore(path)?),
+        Target::Postgres(_) => engine::open(target)?,
+    };
+    if database.kind() != schema.engine {
+        return Err(Error::Unsupported(format!(
+            "backup {} is of a {} database and {} is {}: restoring across engines is not supported yet",
+            backup.id,
+            schema.engine,
+            target.display(),
+            database.kind()
+        )));
+    }
+    if !options.data_only {
+        prepare_target(database.as_mut(), target, options.clean)?;
+    }
+    let (pre, post) = match schema.engine {
+        EngineKind::Sqlite => engine::sqlite::render::creation_phases(&schema),
+        EngineKind::Postgres => split_phases(database.dialect()?.creation_script(&schema)),
+    };
+    let mut loader = database.loader()?;
+    let with_data = !options.schema_only && backup.manifest.kind != BackupKind::SchemaOnly;
+    if !options.data_only {
+        loader.run_script(&pre)?;
+    }
+    let mut tables = Vec::new();
+    if with_data {
+        tables = load_tables(repo, backup, database.as_ref(), options, progress)?;
+        let sequences: Vec<SequenceState> = backup
+            .manifest
+            .all_sequences()
+            .map(|s| SequenceState {
+                name: s.name.clone(),
+                last_value: s.last_value,
+                is_called: s.is_called,
+            })
+            .collect();
+        loader.set_sequences(&sequences)?;
+    }
+    if !options.data_only {
+        loader.run_script(&post)?;
+    }
+    tables.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(RestoreReport {
+        backup: backup.id.to_string(),
+        tables,
+        sequences: backup.manifest.all_sequences().count(),
+    })
+}
+
+/// Proves the backup complete and intact before the target is touched.
+fn verify_backup(repo: &Repository, backup: &Backup, options: &RestoreOptions) -> Result<()> {
+    let report = repo.check(&CheckOptions {
+        read_data: !options.no_verify && !options.schema_only,
+        backups: Some(vec![backup.id]),
+    })?;
+    if let Some(problem) = report.problems.first() {
+        return Err(Error::Refused(format!(
+            "backup {} is damaged ({} problem(s), first: {problem}) — nothing was written; run \
+             `strata verify {} --read-data` for details",
+            backup.id,
+            report.problems.len(),
+            backup.id
+        )));
+    }
+    Ok(())
+}
+
+/// A target must be empty, or emptied with `--clean` (which drops what is there, using the
+/// same planner as `apply`).
+fn prepare_target(database: &mut dyn engine::Engine, target: &Target, clean: bool) -> Result<()> {
+    let current = database.inspect(&InspectOptions::default())?;
+    if current.engine == EngineKind::Sqlite {
+        // SQLite has no planner yet: an empty file or nothing.
+        if current.tables.is_empty() && current.views.is_empty() {
+            return Ok(());
+        }
+        return Err(Error::Refused(format!(
+            "{} is not empty — restore into a new SQLite file{}",
+            target.display(),
+            if clean {
+                " (--clean is not supported for SQLite yet)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let mut empty = Schema::new(current.engine, current.server_version.clone());
+    empty.schemas = current
+        .schemas
+        .iter()
+        .filter(|s| s.name == "public")
+        .cloned()
+        .collect();
+    let dialect = database.dialect()?;
+    let plan = diff::plan(&current, &empty, dialect, &PlanOptions::default())?;
+    if plan.is_empty() {
+        return Ok(());
+    }
+    if !clean {
+        return Err(Error::Refused(format!(
+            "{} is not empty ({}) — restore into an empty database, or add --clean to drop what \
+             is there first",
+            target.display(),
+            crate::diff::summary::Summary::of(&plan)
+                .to_string()
+                .replace('-', "")
+        )));
+    }
+    let options = ExecuteOptions {
+        lock_timeout: std::time::Duration::from_secs(30),
+        inspect: InspectOptions::default(),
+    };
+    database.execute(&plan.steps, &options, &mut |_| Ok(()))
+}
+
+/// Splits the creation script where post-data begins: at the first key, index, constraint,
+/// view, trigger, rule or policy. Everything before (schemas, types, sequences, functions,
+/// tables) is what rows need; everything after is best built once the rows are in.
+pub fn split_phases(statements: Vec<Statement>) -> (Vec<String>, Vec<String>) {
+    let is_post = |key: &ObjectKey| {
+        matches!(
+            key,
+            ObjectKey::Constraint { .. }
+                | ObjectKey::Index { .. }
+                | ObjectKey::IndexAttachment { .. }
+                | ObjectKey::View { .. }
+                | ObjectKey::Trigger { .. }
+                | ObjectKey::Rule { .. }
+                | ObjectKey::RowSecurity { .. }
+                | ObjectKey::Policy { .. }
+                | ObjectKey::ReplicaIdentity { .. }
+                | ObjectKey::Publication { .. }
+                | ObjectKey::EventTrigger { .. }
+        )
+    };
+    let split = statements
+        .iter()
+        .position(|s| is_post(&s.key))
+        .unwrap_or(statements.len());
+    let mut sql: Vec<String> = statements.into_iter().map(|s| s.sql).collect();
+    let post = sql.split_off(split);
+    (sql, post)
+}
+
+fn load_tables(
+    repo: &Repository,
+    backup: &Backup,
+    database: &dyn engine::Engine,
+    options: &RestoreOptions,
+    progress: &(dyn Fn(&TableRestored) + Sync),
+) -> Result<Vec<TableRestored>> {
+    let mut entries: Vec<_> = backup
+        .manifest
+        .tables
+        .iter()
+        .filter(|t| crate::backup::selected(&options.tables, &t.name))
+        .collect();
+    entries.sort_by_key(|t| std::cmp::Reverse(t.bytes));
+    let next = AtomicUsize::new(0);
+    let loaded: Mutex<Vec<TableRestored>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let jobs = options.jobs.max(1).min(entries.len().max(1));
+    let loaders = (0..jobs)
+        .map(|_| database.loader())
+        .collect::<Result<Vec<_>>>()?;
+    std::thread::scope(|scope| {
+        for mut loader in loaders {
+            let (next, loaded, failure, entries) = (&next, &loaded, &failure, &entries);
+            scope.spawn(move || {
+                let mut run = || -> Result<()> {
+                    loop {
+                        if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                            return Ok(());
+                        }
+                        let Some(entry) = entries.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                            return Ok(());
+                        };
+                        let table = DataTable {
+                            name: entry.name.clone(),
+                            columns: entry.columns.clone(),
+                            size_bytes: entry.bytes as i64,
+                        };
+                        let mut rows = repo.read_stream(backup, entry)?;
+                        let count = loader.copy_in(&table, &mut rows)?;
+                        if count != entry.rows {
+                            return Err(Error::Refused(format!(
+                                "{}: loaded {count} rows, the backup holds {}",
+                                entry.name, entry.rows
+                            )));
+                        }
+                        let done = TableRestored {
+                            table: entry.name.clone(),
+                            rows: count,
+                        };
+                        progress(&done);
+                        if let Ok(mut l) = loaded.lock() {
+                            l.push(done);
+                        }
+                    }
+                };
+                if let Err(e) = run() {
+                    if let Ok(mut f) = failure.lock() {
+                        f.get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    loaded
+        .into_inner()
+        .map_err(|_| Error::Unsupported("a restore worker panicked".into()))
+}
