@@ -165,6 +165,7 @@ fn mutate(schema: &mut Schema, rng: &mut Rng, n: usize) -> String {
                     ident(&column)
                 ),
                 attached_to: None,
+                invalid: false,
                 comment: None,
             });
             format!("add index on {name}.{column}")

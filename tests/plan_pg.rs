@@ -661,3 +661,26 @@ fn converges_when_an_enum_loses_a_value() {
         "CREATE TYPE state AS ENUM ('new', 'gone'); CREATE TABLE t (s state DEFAULT 'new', ss state[]); CREATE VIEW v AS SELECT s FROM t;",
     );
 }
+
+#[test]
+fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt() {
+    let db = TestDb::new("invalid_index");
+    db.execute("CREATE TABLE t (id int); CREATE INDEX t_id_idx ON t (id);");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_snapshot(dir.path(), "valid", &db.url);
+    // What a failed CREATE INDEX CONCURRENTLY leaves behind.
+    db.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 't_id_idx'::regclass");
+    assert!(snapshot(&db.url).contains("invalid: true"));
+    let out = strata(&["diff", &db.url, file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("DROP INDEX public.t_id_idx"), "{plan}");
+    assert!(plan.contains("CREATE INDEX t_id_idx"), "{plan}");
+    apply(&file, &db);
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT count(*) FROM pg_index WHERE indexrelid = 't_id_idx'::regclass AND indisvalid"
+        ),
+        1
+    );
+}

@@ -64,8 +64,8 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode> {
     let format = args.output_format();
     let schema = read_schema(&args)?;
     let text = match format {
-        OutputFormat::Yaml => schema.to_text(FileFormat::Yaml),
-        OutputFormat::Json => schema.to_text(FileFormat::Json),
+        OutputFormat::Yaml => schema.into_text(FileFormat::Yaml),
+        OutputFormat::Json => schema.into_text(FileFormat::Json),
         OutputFormat::Sql => engine::render_sql(&schema),
     };
     match &args.output {

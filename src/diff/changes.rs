@@ -243,6 +243,25 @@ fn mentioned_by(table: &str, tables: &[&Table]) -> bool {
     })
 }
 
+/// Indexes a failed concurrent build left invalid: they are dropped and built again.
+fn invalid_indexes(schema: &Schema) -> Vec<ObjectKey> {
+    let on_tables = schema
+        .tables
+        .iter()
+        .flat_map(|t| t.indexes.iter().map(move |i| (&t.schema, i)));
+    let on_views = schema
+        .views
+        .iter()
+        .flat_map(|v| v.indexes.iter().map(move |i| (&v.schema, i)));
+    on_tables
+        .chain(on_views)
+        .filter(|(_, i)| i.invalid)
+        .map(|(schema, i)| ObjectKey::Index {
+            name: crate::schema::qualified(schema, &i.name),
+        })
+        .collect()
+}
+
 /// Raw `schema.name` of every type (enum, domain, composite, range) that is not the same on
 /// both sides.
 fn changed_types(source: &Schema, target: &Schema) -> HashSet<String> {
@@ -348,7 +367,15 @@ fn compare(
             decisions.invalidate(key);
         }
     }
+    for key in invalid_indexes(source) {
+        if src.contains(&key) {
+            decisions.recreate(&key, &src, &tgt);
+        }
+    }
     for key in tgt.keys().collect::<Vec<_>>() {
+        if decisions.drop.contains(key) {
+            continue;
+        }
         if !src.contains(key) {
             decisions.create.insert(key.clone());
         } else if !src.same_as(&tgt, key) {

@@ -32,8 +32,13 @@ impl FileFormat {
 impl Schema {
     /// The canonical YAML text of this schema.
     pub fn to_yaml(&self) -> String {
-        let mut canonical = self.clone();
-        canonical.canonicalize();
+        self.clone().into_yaml()
+    }
+
+    /// The canonical YAML text, consuming the schema (no copy of a large model).
+    pub fn into_yaml(mut self) -> String {
+        self.canonicalize();
+        let canonical = self;
         let mut options = serde_saphyr::SerializerOptions::default();
         options.prefer_block_scalars = true;
         // The model holds only strings, integers, booleans, sequences and maps, which YAML can
@@ -44,8 +49,13 @@ impl Schema {
 
     /// The canonical JSON text of this schema (pretty-printed, trailing newline).
     pub fn to_json(&self) -> String {
-        let mut canonical = self.clone();
-        canonical.canonicalize();
+        self.clone().into_json()
+    }
+
+    /// The canonical JSON text, consuming the schema.
+    pub fn into_json(mut self) -> String {
+        self.canonicalize();
+        let canonical = self;
         let mut text = serde_json::to_string_pretty(&canonical)
             .expect("schema model is always representable as JSON");
         text.push('\n');
@@ -54,9 +64,14 @@ impl Schema {
 
     /// Serializes in the given format.
     pub fn to_text(&self, format: FileFormat) -> String {
+        self.clone().into_text(format)
+    }
+
+    /// Serializes in the given format, consuming the schema.
+    pub fn into_text(self, format: FileFormat) -> String {
         match format {
-            FileFormat::Yaml => self.to_yaml(),
-            FileFormat::Json => self.to_json(),
+            FileFormat::Yaml => self.into_yaml(),
+            FileFormat::Json => self.into_json(),
         }
     }
 

@@ -504,6 +504,10 @@ pub struct Index {
     /// Partition index attached to this parent index (schema-qualified), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attached_to: Option<String>,
+    /// Left unusable by a failed `CREATE INDEX CONCURRENTLY`: never true in a schema file, so
+    /// a plan always rebuilds such an index.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub invalid: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }

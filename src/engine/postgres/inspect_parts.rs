@@ -307,7 +307,8 @@ pub(super) fn read_indexes(catalog: &mut Catalog, shard: Shard) -> Result<Vec<Pa
            (SELECT pn.nspname || '.' || pc.relname FROM pg_catalog.pg_inherits h \
               JOIN pg_catalog.pg_class pc ON pc.oid = h.inhparent \
               JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace \
-             WHERE h.inhrelid = i.indexrelid) \
+             WHERE h.inhrelid = i.indexrelid), \
+           NOT i.indisvalid \
          FROM pg_catalog.pg_index i \
          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
          JOIN pg_catalog.pg_class r ON r.oid = i.indrelid \
@@ -328,6 +329,7 @@ pub(super) fn read_indexes(catalog: &mut Catalog, shard: Shard) -> Result<Vec<Pa
                 name: row.get(2),
                 definition: row.get(3),
                 attached_to: row.get(4),
+                invalid: row.get(5),
                 comment: None, // from the comment map
             },
         })

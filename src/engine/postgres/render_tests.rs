@@ -544,6 +544,7 @@ fn index(name: &str, definition: &str, attached_to: Option<&str>) -> crate::sche
         name: name.into(),
         definition: definition.into(),
         attached_to: attached_to.map(Into::into),
+        invalid: false,
         comment: Some(format!("index {name}")),
     }
 }

@@ -464,6 +464,7 @@ fn attach_indexes_and_triggers(
                         name: entry.name.clone(),
                         definition: stored_definition(entry, display)?,
                         attached_to: None,
+                        invalid: false,
                         comment: None,
                     });
                 }
