@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::engine::{self, DataTable, InspectOptions};
+use crate::engine::{self, DataTable, InspectOptions, TablePart};
 use crate::error::{Error, Result};
-use crate::repo::{Backup, BackupKind, Manifest, Repository, SequenceValue, Source, TableEntry};
+use crate::repo::{
+    Backup, BackupKind, Manifest, Repository, SequenceValue, Source, StreamSummary, TableEntry,
+};
 use crate::target::Target;
 
 /// What to back up.
@@ -54,21 +56,20 @@ pub fn backup(
     let writer = repo.writer()?;
 
     if options.kind != BackupKind::SchemaOnly {
-        let mut tables: Vec<&DataTable> = export
+        let tables: Vec<&DataTable> = export
             .tables()
             .iter()
             .filter(|t| selected(&options.tables, &t.name))
             .collect();
-        // Biggest first, so that the last table to finish is a small one.
-        tables.sort_by_key(|t| std::cmp::Reverse(t.size_bytes));
-        let entries = copy_tables(
+        let part_bytes = if options.jobs > 1 { part_bytes() } else { 0 };
+        manifest.tables = copy_tables(
             export.as_ref(),
             &writer,
             &tables,
             options.jobs.max(1),
+            part_bytes,
             progress,
         )?;
-        manifest.tables = entries;
         manifest.tables.sort_by(|a, b| a.name.cmp(&b.name));
         manifest.sequences = export
             .sequences()
@@ -103,20 +104,54 @@ pub fn selected(patterns: &[String], qualified_name: &str) -> bool {
     !options.keeps_relation(schema, bare)
 }
 
-/// Streams tables on `jobs` threads, each with its own session in the export's snapshot.
+/// Tables bigger than this are cut into parts read by several workers at once, so that one
+/// huge table is not one long serial stream (`STRATA_BACKUP_PART_BYTES` overrides it).
+const DEFAULT_PART_BYTES: u64 = 256 * 1024 * 1024;
+
+fn part_bytes() -> u64 {
+    std::env::var("STRATA_BACKUP_PART_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_PART_BYTES)
+}
+
+/// One unit of work: a part of a table.
+struct Task<'a> {
+    table: usize,
+    part: usize,
+    data: &'a DataTable,
+    range: TablePart,
+}
+
+/// Streams tables (or their parts) on `jobs` threads, each with its own session in the
+/// export's snapshot; a table's parts become its segments, in order.
 fn copy_tables(
     export: &dyn engine::Export,
     writer: &crate::repo::Writer<'_>,
     tables: &[&DataTable],
     jobs: usize,
+    part_bytes: u64,
     progress: &(dyn Fn(&TableDone) + Sync),
 ) -> Result<Vec<TableEntry>> {
+    let mut tasks: Vec<Task> = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
+        for (p, range) in export.parts(table, part_bytes).into_iter().enumerate() {
+            tasks.push(Task {
+                table: i,
+                part: p,
+                data: table,
+                range,
+            });
+        }
+    }
+    // Biggest tables first, so that the last piece of work to finish is a small one.
+    tasks.sort_by_key(|t| (std::cmp::Reverse(t.data.size_bytes), t.table, t.part));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<TableEntry>> = Mutex::new(Vec::with_capacity(tables.len()));
+    let finished: Mutex<Vec<(usize, usize, StreamSummary)>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(tables.len()).max(1) {
+        for _ in 0..jobs.min(tasks.len()).max(1) {
             scope.spawn(|| {
                 let run = || -> Result<()> {
                     let mut worker = export.worker()?;
@@ -124,24 +159,21 @@ fn copy_tables(
                         if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                             return Ok(());
                         }
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(table) = tables.get(i) else {
+                        let Some(task) = tasks.get(next.fetch_add(1, Ordering::SeqCst)) else {
                             return Ok(());
                         };
-                        let mut stream = writer.stream(&table.name);
-                        worker.copy_out(table, &mut stream)?;
+                        let mut stream = writer.stream(&task.data.name);
+                        worker.copy_out(task.data, &task.range, &mut stream)?;
                         let summary = stream.finish()?;
-                        let mut entry = TableEntry::from_stream(table.name.clone(), &summary);
-                        entry.columns = table.columns.clone();
                         progress(&TableDone {
-                            table: table.name.clone(),
-                            rows: entry.rows,
-                            bytes: entry.bytes,
+                            table: task.data.name.clone(),
+                            rows: summary.newlines,
+                            bytes: summary.bytes,
                             done: done.fetch_add(1, Ordering::SeqCst) + 1,
-                            total: tables.len(),
+                            total: tasks.len(),
                         });
-                        if let Ok(mut r) = results.lock() {
-                            r.push(entry);
+                        if let Ok(mut f) = finished.lock() {
+                            f.push((task.table, task.part, summary));
                         }
                     }
                 };
@@ -156,7 +188,20 @@ fn copy_tables(
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    results
+    let mut finished = finished
         .into_inner()
-        .map_err(|_| Error::Unsupported("a backup worker panicked".into()))
+        .map_err(|_| Error::Unsupported("a backup worker panicked".into()))?;
+    finished.sort_by_key(|(table, part, _)| (*table, *part));
+    let mut entries: Vec<TableEntry> = tables
+        .iter()
+        .map(|t| {
+            let mut entry = TableEntry::new(t.name.clone());
+            entry.columns = t.columns.clone();
+            entry
+        })
+        .collect();
+    for (table, _, summary) in &finished {
+        entries[*table].add_segment(summary);
+    }
+    Ok(entries)
 }

@@ -114,12 +114,38 @@ pub trait Export: Send + Sync {
     fn sequences(&self) -> &[SequenceState];
     /// A session that reads the same snapshot (one per worker thread).
     fn worker(&self) -> Result<Box<dyn ExportWorker>>;
+
+    /// How to cut a table into parts of about `part_bytes` that workers can read at once and
+    /// that, concatenated in order, give the same rows as one read. Engines that cannot address
+    /// storage read a table whole.
+    fn parts(&self, _table: &DataTable, _part_bytes: u64) -> Vec<TablePart> {
+        vec![TablePart::WHOLE]
+    }
+}
+
+/// A slice of a table by storage block: blocks `first..end` (`end: None` means to the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TablePart {
+    pub first_block: u64,
+    pub end_block: Option<u64>,
+}
+
+impl TablePart {
+    pub const WHOLE: TablePart = TablePart {
+        first_block: 0,
+        end_block: None,
+    };
 }
 
 /// One reader of an export.
 pub trait ExportWorker: Send {
-    /// Streams the table's rows to `out`; returns the bytes written.
-    fn copy_out(&mut self, table: &DataTable, out: &mut dyn std::io::Write) -> Result<u64>;
+    /// Streams a part of the table's rows to `out`; returns the bytes written.
+    fn copy_out(
+        &mut self,
+        table: &DataTable,
+        part: &TablePart,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64>;
 }
 
 /// A session that loads a restore.

@@ -15,7 +15,9 @@ use std::io::{Read, Write};
 
 use postgres::{Client, IsolationLevel};
 
-use crate::engine::{DataTable, Export, ExportWorker, InspectOptions, Loader, SequenceState};
+use crate::engine::{
+    DataTable, Export, ExportWorker, InspectOptions, Loader, SequenceState, TablePart,
+};
 use crate::error::{Error, Result};
 use crate::schema::{qualified as raw_qualified, Schema};
 
@@ -220,6 +222,30 @@ impl Export for PostgresExport {
         &self.sequences
     }
 
+    fn parts(&self, table: &DataTable, part_bytes: u64) -> Vec<TablePart> {
+        const BLOCK: u64 = 8192;
+        let size = table.size_bytes.max(0) as u64;
+        if part_bytes == 0 || size <= part_bytes {
+            return vec![TablePart::WHOLE];
+        }
+        let blocks = size.div_ceil(BLOCK);
+        let count = size.div_ceil(part_bytes);
+        let step = blocks.div_ceil(count).max(1);
+        let mut parts = Vec::new();
+        let mut first = 0;
+        while first < blocks {
+            let end = first + step;
+            // The last part is open-ended: nothing the snapshot can see lies beyond it.
+            let end_block = (end < blocks).then_some(end);
+            parts.push(TablePart {
+                first_block: first,
+                end_block,
+            });
+            first = end;
+        }
+        parts
+    }
+
     fn worker(&self) -> Result<Box<dyn ExportWorker>> {
         let display = self.spec.display.clone();
         let mut client = self.spec.connect()?;
@@ -241,8 +267,33 @@ struct PostgresExportWorker {
 }
 
 impl ExportWorker for PostgresExportWorker {
-    fn copy_out(&mut self, table: &DataTable, out: &mut dyn Write) -> Result<u64> {
+    fn copy_out(
+        &mut self,
+        table: &DataTable,
+        part: &TablePart,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
         let what = format!("reading rows of {}", table.name);
+        if *part != TablePart::WHOLE {
+            // A TID range scan reads only the part's blocks (efficient since PostgreSQL 14);
+            // the parts, concatenated in order, are the same rows as one sequential scan.
+            let columns: Vec<String> = table.columns.iter().map(|c| ident(c)).collect();
+            let select = if columns.is_empty() {
+                "*".to_string()
+            } else {
+                columns.join(", ")
+            };
+            let upper = part
+                .end_block
+                .map(|end| format!(" AND ctid < '({end},0)'::tid"))
+                .unwrap_or_default();
+            let sql = format!(
+                "COPY (SELECT {select} FROM ONLY {} WHERE ctid >= '({},0)'::tid{upper}) TO STDOUT",
+                quoted_table(&table.name),
+                part.first_block
+            );
+            return self.copy_to(&sql, &what, out);
+        }
         if table.columns.is_empty() {
             // A table without columns has rows but nothing to say about them; COPY refuses an
             // empty column list, so it is read without one.

@@ -59,7 +59,9 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::lexer::quote_ident;
-use crate::engine::{DataTable, Export, ExportWorker, InspectOptions, Loader, SequenceState};
+use crate::engine::{
+    DataTable, Export, ExportWorker, InspectOptions, Loader, SequenceState, TablePart,
+};
 use crate::error::{Error, Result};
 use crate::schema::{qualified, Schema};
 
@@ -400,7 +402,13 @@ struct SqliteExportWorker {
 }
 
 impl ExportWorker for SqliteExportWorker {
-    fn copy_out(&mut self, table: &DataTable, out: &mut dyn Write) -> Result<u64> {
+    /// SQLite tables are read whole (the export never cuts them into parts).
+    fn copy_out(
+        &mut self,
+        table: &DataTable,
+        _part: &TablePart,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
         let what = format!("reading rows of {}", table.name);
         let plan = self.plans.get(&table.name).ok_or_else(|| {
             query_error(
