@@ -211,6 +211,9 @@ pub fn split_phases(statements: Vec<Statement>) -> (Vec<String>, Vec<String>) {
     (sql, post)
 }
 
+/// Loads every table's rows on `jobs` sessions. A table backed up in several parts is loaded
+/// part by part, on several sessions at once (PostgreSQL allows concurrent COPY into one
+/// table); the row counts are checked against the backup's once all parts are in.
 fn load_tables(
     repo: &Repository,
     backup: &Backup,
@@ -218,52 +221,53 @@ fn load_tables(
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
 ) -> Result<Vec<TableRestored>> {
-    let mut entries: Vec<_> = backup
+    let entries: Vec<_> = backup
         .manifest
         .tables
         .iter()
         .filter(|t| crate::backup::selected(&options.tables, &t.name))
         .collect();
-    entries.sort_by_key(|t| std::cmp::Reverse(t.bytes));
+    // One task per segment, biggest tables first.
+    let mut tasks: Vec<(usize, usize)> = entries
+        .iter()
+        .enumerate()
+        .flat_map(|(e, entry)| (0..entry.segments.len().max(1)).map(move |s| (e, s)))
+        .collect();
+    tasks.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].bytes), e, s));
     let next = AtomicUsize::new(0);
-    let loaded: Mutex<Vec<TableRestored>> = Mutex::new(Vec::new());
+    let rows: Mutex<Vec<u64>> = Mutex::new(vec![0; entries.len()]);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let jobs = options.jobs.max(1).min(entries.len().max(1));
+    let jobs = options.jobs.max(1).min(tasks.len().max(1));
     let loaders = (0..jobs)
         .map(|_| database.loader())
         .collect::<Result<Vec<_>>>()?;
     std::thread::scope(|scope| {
         for mut loader in loaders {
-            let (next, loaded, failure, entries) = (&next, &loaded, &failure, &entries);
+            let (next, rows, failure, entries, tasks) = (&next, &rows, &failure, &entries, &tasks);
             scope.spawn(move || {
                 let mut run = || -> Result<()> {
                     loop {
                         if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                             return Ok(());
                         }
-                        let Some(entry) = entries.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        let Some(&(e, segment)) = tasks.get(next.fetch_add(1, Ordering::SeqCst))
+                        else {
                             return Ok(());
                         };
+                        let entry = entries[e];
                         let table = DataTable {
                             name: entry.name.clone(),
                             columns: entry.columns.clone(),
                             size_bytes: entry.bytes as i64,
                         };
-                        let mut rows = repo.read_stream(backup, entry)?;
-                        let count = loader.copy_in(&table, &mut rows)?;
-                        if count != entry.rows {
-                            return Err(Error::Refused(format!(
-                                "{}: loaded {count} rows, the backup holds {}",
-                                entry.name, entry.rows
-                            )));
-                        }
-                        let done = TableRestored {
-                            table: entry.name.clone(),
-                            rows: count,
+                        let count = if entry.segments.is_empty() {
+                            loader.copy_in(&table, &mut std::io::empty())?
+                        } else {
+                            let mut stream = repo.read_segment(backup, entry, segment)?;
+                            loader.copy_in(&table, &mut stream)?
                         };
-                        progress(&done);
-                        if let Ok(mut l) = loaded.lock() {
-                            l.push(done);
+                        if let Ok(mut r) = rows.lock() {
+                            r[e] += count;
                         }
                     }
                 };
@@ -278,7 +282,23 @@ fn load_tables(
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    loaded
+    let rows = rows
         .into_inner()
-        .map_err(|_| Error::Unsupported("a restore worker panicked".into()))
+        .map_err(|_| Error::Unsupported("a restore worker panicked".into()))?;
+    let mut loaded = Vec::with_capacity(entries.len());
+    for (entry, count) in entries.iter().zip(rows) {
+        if count != entry.rows {
+            return Err(Error::Refused(format!(
+                "{}: loaded {count} rows, the backup holds {}",
+                entry.name, entry.rows
+            )));
+        }
+        let done = TableRestored {
+            table: entry.name.clone(),
+            rows: count,
+        };
+        progress(&done);
+        loaded.push(done);
+    }
+    Ok(loaded)
 }

@@ -40,7 +40,13 @@ Optional, per contender (all untimed except the command itself; used by bench/di
                               a number the tool reports about itself on stderr (the regex's
                               first group); its median is reported as column LABEL. A run
                               whose stderr does not match aborts.
+  --stdout-metric NAME=LABEL=REGEX
+                              the same, read from the --stdout file of NAME (e.g. a JSON
+                              summary the tool prints); labels ending in _bytes print as bytes
   --no-ratio                  leave the "wall ratio" column out of the table (no anchor)
+An --output may be a directory (a repository, pg_dump -Fd): its size is the sum of the sizes
+of the files under it (like `du -sb`), its hash covers every file's path and contents, and it
+is removed before every run (so the --before hook or the tool itself creates it afresh).
 Standard library only.
 """
 
@@ -50,6 +56,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -113,10 +120,31 @@ def wait_backends_gone(pid, before, timeout=5.0):
 
 def sha256(path):
     h = hashlib.sha256()
+    if os.path.isdir(path):
+        # A directory: every file's relative path and contents, in sorted order.
+        for rel in sorted(dir_files(path)):
+            h.update(rel.encode() + b"\0" + sha256(os.path.join(path, rel)).encode())
+        return h.hexdigest()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def dir_files(path):
+    """Paths (relative to path) of the regular files under a directory."""
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            if os.path.isfile(full) and not os.path.islink(full):
+                yield os.path.relpath(full, path)
+
+
+def output_size(path):
+    """Bytes of a file, or the sum over the files under a directory (like `du -sb`)."""
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(path, rel)) for rel in dir_files(path))
+    return os.path.getsize(path)
 
 
 def run_hook(name, when, cmd):
@@ -134,8 +162,10 @@ def run_hook(name, when, cmd):
 
 
 def run_once(name, argv, output, server_pid, stdout_path=None, ok_codes=(0,), before=None,
-             after=None, metrics=None):
-    if output and os.path.exists(output):
+             after=None, metrics=None, stdout_metrics=None):
+    if output and os.path.isdir(output) and not os.path.islink(output):
+        shutil.rmtree(output)  # a stale directory must not pass for this run's output either
+    elif output and os.path.exists(output):
         os.unlink(output)  # a stale file must not pass for this run's output
     if before:
         hook_children = live_children(server_pid) if server_pid else set()
@@ -187,7 +217,7 @@ def run_once(name, argv, output, server_pid, stdout_path=None, ok_codes=(0,), be
         if not os.path.exists(output):
             print(f"measure.py: contender {name!r} exited 0 but wrote no {output}", file=sys.stderr)
             sys.exit(1)
-        sample["output_bytes"] = os.path.getsize(output)
+        sample["output_bytes"] = output_size(output)
         sample["output_sha256"] = sha256(output)
     if proc.returncode != 0:
         sample["exit"] = proc.returncode
@@ -199,6 +229,17 @@ def run_once(name, argv, output, server_pid, stdout_path=None, ok_codes=(0,), be
             print("  " + stderr.strip().replace("\n", "\n  "), file=sys.stderr)
             sys.exit(1)
         sample.setdefault("metrics", {})[label] = float(m.group(1))
+    if stdout_metrics:
+        with open(stdout_path, errors="replace") as f:
+            stdout = f.read()
+        for label, regex in stdout_metrics.items():
+            m = regex.search(stdout)
+            if not m:
+                print(f"measure.py: contender {name!r}: no {label} on stdout "
+                      f"(pattern {regex.pattern!r}); stdout was:", file=sys.stderr)
+                print("  " + stdout.strip()[:2000].replace("\n", "\n  "), file=sys.stderr)
+                sys.exit(1)
+            sample.setdefault("metrics", {})[label] = float(m.group(1))
     if after:
         run_hook(name, "--after", after)
     return sample
@@ -211,6 +252,8 @@ def fmt_s(x):
 def fmt_metric(label, x):
     if x is None:
         return "-"
+    if label.endswith("_bytes"):
+        return f"{x:,.0f}"
     return f"{x:.1f} ms" if label.endswith("_ms") else f"{x:g}"
 
 
@@ -240,6 +283,8 @@ def main():
                     help="untimed /bin/sh command after every run of NAME (a check); failure aborts")
     ap.add_argument("--stderr-metric", action="append", metavar="NAME=LABEL=REGEX",
                     help="number (first regex group) the tool prints on stderr; median reported")
+    ap.add_argument("--stdout-metric", action="append", metavar="NAME=LABEL=REGEX",
+                    help="like --stderr-metric, from the --stdout file of NAME")
     ap.add_argument("--no-ratio", action="store_true", help="no wall-ratio column in the table")
     args = ap.parse_args()
 
@@ -260,20 +305,30 @@ def main():
             sys.exit(f"measure.py: --stderr-metric must be NAME=LABEL=REGEX, got {v!r}")
         name, label, regex = v.split("=", 2)
         metrics.setdefault(name, {})[label] = re.compile(regex)
+    stdout_metrics = {}
+    for v in args.stdout_metric or []:
+        if v.count("=") < 2:
+            sys.exit(f"measure.py: --stdout-metric must be NAME=LABEL=REGEX, got {v!r}")
+        name, label, regex = v.split("=", 2)
+        if name not in stdouts:
+            sys.exit(f"measure.py: --stdout-metric names {name!r}, which has no --stdout file")
+        stdout_metrics.setdefault(name, {})[label] = re.compile(regex)
     names = list(contenders)
     for what, table in (("--output/--stdout", outputs), ("--exit-ok", ok_codes),
-                        ("--before", befores), ("--after", afters), ("--stderr-metric", metrics)):
+                        ("--before", befores), ("--after", afters), ("--stderr-metric", metrics),
+                        ("--stdout-metric", stdout_metrics)):
         for name in table:
             if name not in contenders:
                 sys.exit(f"measure.py: {what} names {name!r}, which is not a contender")
-    labels = [label for name in names for label in metrics.get(name, {})]
+    labels = [label for name in names
+              for label in [*metrics.get(name, {}), *stdout_metrics.get(name, {})]]
     labels = list(dict.fromkeys(labels))  # in order of first mention, once each
 
     def run(name):
         return run_once(name, commands[name], outputs.get(name), args.server_pid,
                         stdout_path=stdouts.get(name), ok_codes=ok_codes.get(name, (0,)),
                         before=befores.get(name), after=afters.get(name),
-                        metrics=metrics.get(name))
+                        metrics=metrics.get(name), stdout_metrics=stdout_metrics.get(name))
     anchor = args.anchor or names[-1]
     if anchor not in contenders:
         sys.exit(f"measure.py: anchor {anchor!r} is not a contender")
@@ -309,10 +364,10 @@ def main():
                                      if name in outputs else None),
             "samples": samples[name],
         }
-        if metrics.get(name):
+        if metrics.get(name) or stdout_metrics.get(name):
             results[name]["median_metrics"] = {
                 label: statistics.median(s["metrics"][label] for s in samples[name])
-                for label in metrics[name]}
+                for label in [*metrics.get(name, {}), *stdout_metrics.get(name, {})]}
     anchor_wall = results[anchor]["median"]["wall_s"]
     for name in names:
         results[name]["wall_ratio_to_anchor"] = round(results[name]["median"]["wall_s"] / anchor_wall, 4)
