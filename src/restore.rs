@@ -80,6 +80,7 @@ pub fn restore(
         )));
     }
     if !options.data_only {
+        check_prerequisites(database.as_mut(), &schema, target)?;
         prepare_target(database.as_mut(), target, options.clean)?;
     }
     let (pre, post) = match schema.engine {
@@ -132,6 +133,57 @@ fn verify_backup(repo: &Repository, backup: &Backup, options: &RestoreOptions) -
         )));
     }
     Ok(())
+}
+
+/// Extensions the schema uses must be installable on the target, and roles its policies name
+/// must exist there: checked before anything is written, so a restore on a managed server
+/// fails up front with the list of what is missing rather than half-way.
+fn check_prerequisites(
+    database: &mut dyn engine::Engine,
+    schema: &Schema,
+    target: &Target,
+) -> Result<()> {
+    if schema.engine != EngineKind::Postgres {
+        return Ok(());
+    }
+    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut missing = Vec::new();
+    for extension in &schema.extensions {
+        let sql = format!(
+            "SELECT count(*) FROM pg_catalog.pg_available_extensions WHERE name = {}",
+            literal(&extension.name)
+        );
+        if database.count(&sql)? == 0 {
+            missing.push(format!("extension {}", extension.name));
+        }
+    }
+    let mut roles: Vec<&str> = schema
+        .tables
+        .iter()
+        .flat_map(|t| &t.policies)
+        .flat_map(|p| &p.roles)
+        .map(String::as_str)
+        .filter(|r| *r != "public")
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    for role in roles {
+        let sql = format!(
+            "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = {}",
+            literal(role)
+        );
+        if database.count(&sql)? == 0 {
+            missing.push(format!("role {role}"));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{} lacks what the backup needs: {} — install or create them first; nothing was written",
+        target.display(),
+        missing.join(", ")
+    )))
 }
 
 /// A target must be empty, or emptied with `--clean` (which drops what is there, using the

@@ -1121,3 +1121,25 @@ fn a_big_table_is_read_in_parts_by_several_workers_and_restores_identically() {
     restore(&id, &repo, &dst.url, &[]);
     assert_same_content(&src, &dst);
 }
+
+/// Roles the backup's policies name must exist on the target: checked before anything is
+/// written.
+#[test]
+fn a_missing_role_is_reported_before_anything_is_written() {
+    let src = TestDb::new("missing_role_src");
+    src.execute(
+        "DO $$ BEGIN CREATE ROLE strata_gone_role; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         CREATE TABLE doc (id int, owner text);
+         ALTER TABLE doc ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY readers ON doc FOR SELECT TO strata_gone_role USING (true);",
+    );
+    let repo = Repo::new();
+    let id = id_of(&backup(&src, &repo, &[]));
+    src.execute("DROP POLICY readers ON doc; DROP ROLE strata_gone_role;");
+    let dst = TestDb::new("missing_role_dst");
+    let out = strata(&["restore", &id, "--repo", repo.s(), "--to", &dst.url]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("role strata_gone_role"), "{stderr}");
+    assert_eq!(user_relations(&dst), 0, "the target was written to");
+}
