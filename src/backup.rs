@@ -34,8 +34,14 @@ pub struct TableDone {
     pub table: String,
     pub rows: u64,
     pub bytes: u64,
+    /// Parts of work finished so far, and in all.
     pub done: usize,
     pub total: usize,
+    /// Bytes streamed by every worker so far.
+    pub streamed: u64,
+    /// The tables' size on disk: a rough estimate of the bytes to stream, for an ETA.
+    pub estimated: u64,
+    pub elapsed: std::time::Duration,
 }
 
 /// Takes a backup of `target` into `repo`. `progress` is called as each table completes.
@@ -148,6 +154,9 @@ fn copy_tables(
     tasks.sort_by_key(|t| (std::cmp::Reverse(t.data.size_bytes), t.table, t.part));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let streamed = std::sync::atomic::AtomicU64::new(0);
+    let estimated: u64 = tables.iter().map(|t| t.size_bytes.max(0) as u64).sum();
+    let started = Instant::now();
     let finished: Mutex<Vec<(usize, usize, StreamSummary)>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|scope| {
@@ -171,6 +180,10 @@ fn copy_tables(
                             bytes: summary.bytes,
                             done: done.fetch_add(1, Ordering::SeqCst) + 1,
                             total: tasks.len(),
+                            streamed: streamed.fetch_add(summary.bytes, Ordering::SeqCst)
+                                + summary.bytes,
+                            estimated,
+                            elapsed: started.elapsed(),
                         });
                         if let Ok(mut f) = finished.lock() {
                             f.push((task.table, task.part, summary));

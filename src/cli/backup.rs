@@ -68,13 +68,23 @@ pub fn run(args: BackupArgs) -> Result<ExitCode> {
     let on_terminal = std::io::stderr().is_terminal() && !args.json;
     let progress = |t: &TableDone| {
         if on_terminal {
+            let seconds = t.elapsed.as_secs_f64().max(0.001);
+            let rate = t.streamed as f64 / seconds;
+            let left = t.estimated.saturating_sub(t.streamed) as f64 / rate.max(1.0);
+            let eta = if t.done < t.total {
+                format!(", ~{left:.0} s left")
+            } else {
+                String::new()
+            };
             eprintln!(
-                "  [{}/{}] {}: {} rows, {}",
+                "  [{}/{}] {}: {} rows, {} — {} at {}/s{eta}",
                 t.done,
                 t.total,
                 t.table,
                 t.rows,
-                human_bytes(t.bytes)
+                human_bytes(t.bytes),
+                human_bytes(t.streamed),
+                human_bytes(rate as u64)
             );
         }
     };
