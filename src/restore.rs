@@ -36,6 +36,11 @@ pub struct RestoreOptions {
     /// Skip reading the whole backup before writing (faster; a damaged chunk then fails the
     /// restore half-way).
     pub no_verify: bool,
+    /// Restore the owners and grants the backup recorded (skipped by default: the roles of one
+    /// server rarely exist on another).
+    pub with_owners: bool,
+    /// Role renames applied to owners and grantees: `(old, new)`.
+    pub role_map: Vec<(String, String)>,
 }
 
 /// Rows loaded per table.
@@ -59,11 +64,12 @@ pub fn restore(
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
 ) -> Result<RestoreReport> {
-    let schema = backup
+    let mut schema = backup
         .manifest
         .schema
         .clone()
         .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
+    adapt_access(&mut schema, options);
     verify_backup(repo, backup, options)?;
     // A SQLite target is a file to create (or an empty one to fill): open it for writing.
     let mut database: Box<dyn engine::Engine> = match target {
@@ -135,6 +141,32 @@ fn verify_backup(repo: &Repository, backup: &Backup, options: &RestoreOptions) -
     Ok(())
 }
 
+/// Owners and grants are dropped unless asked for; when kept, roles are renamed by the map.
+fn adapt_access(schema: &mut Schema, options: &RestoreOptions) {
+    let rename = |role: &mut String| {
+        if let Some((_, new)) = options.role_map.iter().find(|(old, _)| old == role) {
+            *role = new.clone();
+        }
+    };
+    for access in schema.access_mut() {
+        if !options.with_owners {
+            *access = Default::default();
+            continue;
+        }
+        if let Some(owner) = access.owner.as_mut() {
+            rename(owner);
+        }
+        for grant in &mut access.grants {
+            rename(&mut grant.to);
+        }
+    }
+    for policy in schema.tables.iter_mut().flat_map(|t| t.policies.iter_mut()) {
+        for role in &mut policy.roles {
+            rename(role);
+        }
+    }
+}
+
 /// Extensions the schema uses must be installable on the target, and roles its policies name
 /// must exist there: checked before anything is written, so a restore on a managed server
 /// fails up front with the list of what is missing rather than half-way.
@@ -157,13 +189,21 @@ fn check_prerequisites(
             missing.push(format!("extension {}", extension.name));
         }
     }
-    let mut roles: Vec<&str> = schema
+    let mut schema_for_roles = schema.clone();
+    let mut named: Vec<String> = schema
         .tables
         .iter()
         .flat_map(|t| &t.policies)
-        .flat_map(|p| &p.roles)
+        .flat_map(|p| p.roles.iter().cloned())
+        .collect();
+    for access in schema_for_roles.access_mut() {
+        named.extend(access.owner.iter().cloned());
+        named.extend(access.grants.iter().map(|g| g.to.clone()));
+    }
+    let mut roles: Vec<&str> = named
+        .iter()
         .map(String::as_str)
-        .filter(|r| *r != "public")
+        .filter(|r| !r.eq_ignore_ascii_case("public"))
         .collect();
     roles.sort_unstable();
     roles.dedup();

@@ -1143,3 +1143,38 @@ fn a_missing_role_is_reported_before_anything_is_written() {
     assert!(stderr.contains("role strata_gone_role"), "{stderr}");
     assert_eq!(user_relations(&dst), 0, "the target was written to");
 }
+
+/// Owners and grants are restored only when asked for, with roles renamed by --role-map.
+#[test]
+fn owners_and_grants_are_restored_on_request_with_roles_mapped() {
+    let src = TestDb::new("owners_src");
+    src.execute(
+        "DO $$ BEGIN CREATE ROLE strata_owner_a; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         DO $$ BEGIN CREATE ROLE strata_owner_b; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         CREATE TABLE ledger (id int);
+         ALTER TABLE ledger OWNER TO strata_owner_a;
+         GRANT SELECT ON ledger TO strata_owner_b;",
+    );
+    let repo = Repo::new();
+    let id = id_of(&backup(&src, &repo, &["--with-owners"]));
+    let owner = |db: &TestDb| {
+        db.psql_text("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'ledger'")
+            .trim()
+            .to_string()
+    };
+    let plain = TestDb::new("owners_plain");
+    restore(&id, &repo, &plain.url, &[]);
+    assert_eq!(owner(&plain), "postgres", "owners are skipped by default");
+    let mapped = TestDb::new("owners_mapped");
+    restore(
+        &id,
+        &repo,
+        &mapped.url,
+        &[
+            "--with-owners",
+            "--role-map",
+            "strata_owner_a=strata_owner_b",
+        ],
+    );
+    assert_eq!(owner(&mapped), "strata_owner_b");
+}

@@ -39,6 +39,9 @@ pub struct BackupArgs {
     /// Only these schemas (repeatable).
     #[arg(long = "schema", value_name = "NAME")]
     pub schemas: Vec<String>,
+    /// Also record owners and grants (restore applies them only with --with-owners).
+    #[arg(long)]
+    pub with_owners: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -62,7 +65,8 @@ pub fn run(args: BackupArgs) -> Result<ExitCode> {
         inspect: InspectOptions {
             schemas: args.schemas.clone(),
             exclude_tables: args.exclude_tables.clone(),
-            ..Default::default()
+            with_owners: args.with_owners,
+            with_privileges: args.with_owners,
         },
     };
     let on_terminal = std::io::stderr().is_terminal() && !args.json;

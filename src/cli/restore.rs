@@ -38,9 +38,25 @@ pub struct RestoreArgs {
     /// restore half-way instead of before it starts).
     #[arg(long)]
     pub no_verify: bool,
+    /// Restore owners and grants recorded in the backup (taken with --with-owners); skipped by
+    /// default, since another server rarely has the same roles.
+    #[arg(long)]
+    pub with_owners: bool,
+    /// Rename a role while restoring owners, grants and policies: OLD=NEW (repeatable).
+    #[arg(long = "role-map", value_name = "OLD=NEW", value_parser = parse_role_map)]
+    pub role_map: Vec<(String, String)>,
     /// Print the per-table report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((old, new)) if !old.is_empty() && !new.is_empty() => {
+            Ok((old.to_string(), new.to_string()))
+        }
+        _ => Err(format!("'{s}' is not OLD=NEW")),
+    }
 }
 
 pub fn run(args: RestoreArgs) -> Result<ExitCode> {
@@ -54,6 +70,8 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         jobs: args.jobs,
         clean: args.clean,
         no_verify: args.no_verify,
+        with_owners: args.with_owners,
+        role_map: args.role_map.clone(),
     };
     let on_terminal = std::io::stderr().is_terminal() && !args.json;
     let progress = |t: &TableRestored| {

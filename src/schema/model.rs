@@ -764,6 +764,21 @@ impl Schema {
         }
     }
 
+    /// Every recorded owner and grant, for rewriting or removing them.
+    pub fn access_mut(&mut self) -> Vec<&mut Access> {
+        let mut all: Vec<&mut Access> = Vec::new();
+        all.extend(self.schemas.iter_mut().map(|o| &mut o.access));
+        all.extend(self.enums.iter_mut().map(|o| &mut o.access));
+        all.extend(self.domains.iter_mut().map(|o| &mut o.access));
+        all.extend(self.composite_types.iter_mut().map(|o| &mut o.access));
+        all.extend(self.range_types.iter_mut().map(|o| &mut o.access));
+        all.extend(self.sequences.iter_mut().map(|o| &mut o.access));
+        all.extend(self.functions.iter_mut().map(|o| &mut o.access));
+        all.extend(self.tables.iter_mut().map(|o| &mut o.access));
+        all.extend(self.views.iter_mut().map(|o| &mut o.access));
+        all
+    }
+
     /// Looks a table up by schema and name.
     pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
         self.tables
