@@ -189,14 +189,13 @@ fn check_prerequisites(
             missing.push(format!("extension {}", extension.name));
         }
     }
-    let mut schema_for_roles = schema.clone();
     let mut named: Vec<String> = schema
         .tables
         .iter()
         .flat_map(|t| &t.policies)
         .flat_map(|p| p.roles.iter().cloned())
         .collect();
-    for access in schema_for_roles.access_mut() {
+    for access in schema.access() {
         named.extend(access.owner.iter().cloned());
         named.extend(access.grants.iter().map(|g| g.to.clone()));
     }

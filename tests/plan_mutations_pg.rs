@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use strata::schema::{Column, Index, Schema, Table};
-use support::{strata, TestDb};
+use support::TestDb;
 
 /// A small deterministic generator (SplitMix64); a failure prints its seed.
 struct Rng(u64);
@@ -30,24 +30,11 @@ impl Rng {
 }
 
 fn snapshot(url: &str) -> String {
-    let out = strata(&["snapshot", url]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    support::snapshot(url, &[])
 }
 
 fn apply(file: &Path, db: &TestDb, context: &str) {
-    let out = strata(&[
-        "apply",
-        file.to_str().unwrap(),
-        "--to",
-        &db.url,
-        "--yes",
-        "--allow-all-hazards",
-    ]);
+    let out = support::apply_all(file, &db.url);
     assert!(
         out.status.success(),
         "{context}: apply failed:\n{}",

@@ -12,13 +12,7 @@ use strata::schema::Schema;
 use support::{strata, TestDb};
 
 fn snapshot(url: &str) -> String {
-    let out = strata(&["snapshot", url]);
-    assert!(
-        out.status.success(),
-        "snapshot failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    support::snapshot(url, &[])
 }
 
 fn write_snapshot(dir: &Path, name: &str, url: &str) -> PathBuf {
@@ -29,14 +23,7 @@ fn write_snapshot(dir: &Path, name: &str, url: &str) -> PathBuf {
 
 /// Applies `file` to `db` (allowing every hazard) and returns stderr.
 fn apply(file: &Path, db: &TestDb) -> String {
-    let out = strata(&[
-        "apply",
-        file.to_str().unwrap(),
-        "--to",
-        &db.url,
-        "--yes",
-        "--allow-all-hazards",
-    ]);
+    let out = support::apply_all(file, &db.url);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "apply failed:\n{stderr}");
     stderr

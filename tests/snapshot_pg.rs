@@ -6,20 +6,7 @@ mod support;
 use std::path::Path;
 
 use strata::schema::{ConstraintKind, Schema};
-use support::{strata, TestDb};
-
-/// Snapshots a database through the binary and returns the YAML text.
-fn snapshot(url: &str, extra: &[&str]) -> String {
-    let mut args = vec!["snapshot", url];
-    args.extend_from_slice(extra);
-    let out = strata(&args);
-    assert!(
-        out.status.success(),
-        "strata snapshot failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("snapshot is UTF-8")
-}
+use support::{snapshot, strata, TestDb};
 
 /// Loads the Chinook PostgreSQL script into `db`, minus its own DROP/CREATE DATABASE and `\c`.
 fn load_chinook(db: &TestDb, script: &Path) {

@@ -764,6 +764,19 @@ impl Schema {
         }
     }
 
+    /// Every recorded owner and grant.
+    pub fn access(&self) -> impl Iterator<Item = &Access> {
+        (self.schemas.iter().map(|o| &o.access))
+            .chain(self.enums.iter().map(|o| &o.access))
+            .chain(self.domains.iter().map(|o| &o.access))
+            .chain(self.composite_types.iter().map(|o| &o.access))
+            .chain(self.range_types.iter().map(|o| &o.access))
+            .chain(self.sequences.iter().map(|o| &o.access))
+            .chain(self.functions.iter().map(|o| &o.access))
+            .chain(self.tables.iter().map(|o| &o.access))
+            .chain(self.views.iter().map(|o| &o.access))
+    }
+
     /// Every recorded owner and grant, for rewriting or removing them.
     pub fn access_mut(&mut self) -> Vec<&mut Access> {
         let mut all: Vec<&mut Access> = Vec::new();

@@ -312,3 +312,28 @@ pub fn shared_fixture(rel: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// `strata snapshot URL EXTRA…`'s standard output; panics with stderr when it fails.
+pub fn snapshot(url: &str, extra: &[&str]) -> String {
+    let mut args = vec!["snapshot", url];
+    args.extend_from_slice(extra);
+    let out = strata(&args);
+    assert!(
+        out.status.success(),
+        "strata snapshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("snapshot is UTF-8")
+}
+
+/// `strata apply FILE --to URL --yes --allow-all-hazards`, unchecked.
+pub fn apply_all(file: &Path, url: &str) -> Output {
+    strata(&[
+        "apply",
+        file.to_str().expect("UTF-8 path"),
+        "--to",
+        url,
+        "--yes",
+        "--allow-all-hazards",
+    ])
+}
