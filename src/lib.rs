@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod project;
 pub mod repo;
 pub mod restore;
 pub mod schema;

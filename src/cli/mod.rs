@@ -3,9 +3,11 @@
 
 mod apply;
 mod backup;
+mod context;
 mod diff;
 mod drift;
 mod init;
+mod init_project;
 mod list;
 mod plan_text;
 mod restore;
@@ -24,6 +26,10 @@ use crate::error::Result;
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, long_about = None)]
 pub struct Cli {
+    /// The project file (default: the first strata.toml found walking up from the working
+    /// directory).
+    #[arg(long, global = true, env = "STRATA_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,6 +47,9 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// Create an empty backup repository.
     Init(init::InitArgs),
+    /// Write a commented starter project file (strata.toml): schema file, repository and
+    /// named environments.
+    InitProject(init_project::InitProjectArgs),
     /// Back up a database (one consistent snapshot) into a repository.
     Backup(backup::BackupArgs),
     /// List the backups in a repository.
@@ -65,12 +74,14 @@ pub mod exit {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    context::set_config(cli.config);
     match cli.command {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Init(args) => init::run(args),
+        Command::InitProject(args) => init_project::run(args),
         Command::Backup(args) => backup::run(args),
         Command::List(args) => list::run(args),
         Command::Show(args) => show::run(args),
