@@ -14,6 +14,7 @@ pub mod project;
 pub mod repo;
 pub mod restore;
 pub mod schema;
+pub mod status;
 pub mod store;
 pub mod target;
 

@@ -137,3 +137,59 @@ fn init_project_does_not_overwrite_without_force() {
     let out = strata_in(dir.path(), &["init-project", "--force", "--json"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn status_reports_drift_backups_and_unreachable_environments() {
+    let db = support::TestDb::new("status");
+    db.execute("CREATE TABLE account (id bigint PRIMARY KEY, balance numeric NOT NULL)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("strata.toml"),
+        "schema = \"schema.yaml\"\nrepo = \"backups\"\n\
+         [env.prod]\nurl = \"${STRATA_TEST_PROD_URL}\"\n\
+         [env.gone]\nurl = \"sqlite:missing.db\"\n",
+    )
+    .unwrap();
+    let env = [("STRATA_TEST_PROD_URL", db.url.as_str())];
+    let out = strata_in(dir.path(), &["snapshot", "prod", "-o", "schema.yaml"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = strata_in(dir.path(), &["init", "backups"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = strata_in(dir.path(), &["backup", "prod", "--repo", "backups"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let report = |expected_code: i32| -> serde_json::Value {
+        let out = strata_in(dir.path(), &["status", "--json"], &env);
+        assert_eq!(out.status.code(), Some(expected_code), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = report(1); // `gone` is unreachable
+    let envs = first["environments"].as_array().unwrap();
+    let gone = envs.iter().find(|e| e["name"] == "gone").unwrap();
+    assert_eq!(gone["reachable"], false);
+    assert!(gone["error"].as_str().unwrap().contains("missing.db"));
+    let prod = envs.iter().find(|e| e["name"] == "prod").unwrap();
+    assert_eq!(prod["reachable"], true);
+    assert_eq!(prod["drift"], false);
+    assert_eq!(prod["schema_hash"], first["schema_hash"]);
+    assert!(prod["last_backup"]["id"].as_str().is_some());
+    assert!(prod["last_backup"]["age_seconds"].as_i64().unwrap() < 600);
+
+    db.execute("ALTER TABLE account ADD COLUMN owner text");
+    db.execute("CREATE INDEX account_owner ON account (owner)");
+    let second = report(1);
+    let prod = second["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "prod")
+        .unwrap()
+        .clone();
+    assert_eq!(prod["drift"], true);
+    assert_eq!(prod["summary"]["removed"]["index"], 1);
+
+    let out = strata_in(dir.path(), &["status"], &env);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-1 index"), "{text}");
+    assert!(text.contains("unreachable"), "{text}");
+}

@@ -14,6 +14,7 @@ mod restore;
 mod show;
 mod snapshot;
 mod source;
+mod status;
 mod verify;
 
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Check that backups are complete and intact (exit 1 when not).
     Verify(verify::VerifyArgs),
+    /// Every environment of the project: reachable, schema hash, drift against the schema
+    /// file, last backup (exit 1 when one is unreachable or drifted).
+    Status(status::StatusArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -87,6 +91,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Status(args) => status::run(args),
     }
 }
 
