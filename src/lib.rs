@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod schema;
 pub mod store;
 pub mod target;
