@@ -342,16 +342,31 @@ pub struct Candidate<'a> {
 }
 
 /// The verdict on one backup: kept when `reasons` is not empty.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub id: BackupId,
     pub time: Timestamp,
+    pub tags: Vec<String>,
     pub reasons: Vec<Reason>,
 }
 
 impl Decision {
     pub fn keep(&self) -> bool {
         !self.reasons.is_empty()
+    }
+}
+
+impl Serialize for Decision {
+    /// `{"id", "time", "tags", "keep", "reasons"}`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Decision", 5)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("time", &self.time)?;
+        s.serialize_field("tags", &self.tags)?;
+        s.serialize_field("keep", &self.keep())?;
+        s.serialize_field("reasons", &self.reasons)?;
+        s.end()
     }
 }
 
@@ -400,6 +415,7 @@ pub fn apply(policy: &Policy, backups: &[Candidate<'_>], now: Timestamp) -> Vec<
             Decision {
                 id: backup.id,
                 time: backup.time,
+                tags: backup.tags.to_vec(),
                 reasons,
             }
         })
@@ -456,7 +472,11 @@ pub struct SourceKey {
 
 impl fmt::Display for SourceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} (from {})", self.engine, self.database, self.host)
+        write!(
+            f,
+            "{} ({}, backed up on {})",
+            self.database, self.engine, self.host
+        )
     }
 }
 
@@ -464,6 +484,7 @@ impl fmt::Display for SourceKey {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupDecision {
     pub source: Option<SourceKey>,
+    #[serde(rename = "backups")]
     pub decisions: Vec<Decision>,
 }
 

@@ -3,11 +3,14 @@
 
 mod apply;
 mod backup;
+mod check;
 mod diff;
 mod drift;
 mod init;
 mod list;
 mod plan_text;
+mod prune;
+mod repair;
 mod restore;
 mod show;
 mod snapshot;
@@ -51,13 +54,19 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Check that backups are complete and intact (exit 1 when not).
     Verify(verify::VerifyArgs),
+    /// Remove the backups a retention policy does not keep, and the data only they used.
+    Prune(prune::PruneArgs),
+    /// Find damage anywhere in a repository: packs, index files, backups (exit 1 when found).
+    Check(check::CheckArgs),
+    /// Repair a damaged repository (today: rebuild the index from the packs).
+    Repair(repair::RepairArgs),
 }
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
     /// Success; for diff-like commands, no differences.
     pub const OK: u8 = 0;
-    /// Differences found (diff, drift, verify).
+    /// Differences or damage found (diff, drift, verify, check, repair).
     pub const DIFFERENCES: u8 = 1;
     /// Any error.
     pub const ERROR: u8 = 2;
@@ -76,6 +85,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Prune(args) => prune::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Repair(args) => repair::run(args),
     }
 }
 
