@@ -745,9 +745,9 @@ fn backups_and_prunes_interleaved_leave_every_listed_backup_restorable() {
 
 /// A repository with two backups spread over several packs, and the newest backup's id.
 fn checked_setup(dir: &Path) -> (PathBuf, PathBuf, String) {
-    let (db, repo) = app_and_repo(dir, 6000);
+    let (db, repo) = app_and_repo(dir, 12000);
     backup(&db, &repo, &[]);
-    write_db(&db, "", "t", 6000, 3000, 2);
+    write_db(&db, "", "t", 12000, 6000, 2);
     let id = backup(&db, &repo, &[]);
     (db, repo, id)
 }
@@ -814,7 +814,7 @@ fn check_names_a_corrupted_truncated_or_missing_pack() {
     let dir = tempfile::tempdir().unwrap();
     let (_, repo, _) = checked_setup(dir.path());
     let packs = pack_files(&repo);
-    assert!(packs.len() >= 3, "{} packs", packs.len());
+    assert!(packs.len() >= 4, "{} packs", packs.len());
     let pack_id = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
     let problems_about = |report: &Json, id: &str| -> Vec<Json> {
         let problems = report["problems"].as_array().unwrap();
@@ -847,6 +847,25 @@ fn check_names_a_corrupted_truncated_or_missing_pack() {
     let about = problems_about(&report, &pack_id(&packs[1]));
     assert!(
         about.iter().any(|p| p["kind"] == "damaged-pack"),
+        "{report}"
+    );
+
+    // A byte slipped in between the blobs and the trailer: the trailer still reads, but the
+    // pack is one byte longer than its blobs and trailer.
+    let store = store_at(&repo);
+    let name = format!("packs/{}/{}", &pack_id(&packs[3])[..2], pack_id(&packs[3]));
+    let blobs = strata::repo::index::read_trailer(store.as_ref(), &name)
+        .unwrap()
+        .len();
+    let mut bytes = std::fs::read(&packs[3]).unwrap();
+    bytes.insert(bytes.len() - 44 - 46 * blobs, b'\n');
+    std::fs::write(&packs[3], &bytes).unwrap();
+    let report = run_json(&["check", "--repo", path(&repo)], 1);
+    let about = problems_about(&report, &pack_id(&packs[3]));
+    assert!(
+        about
+            .iter()
+            .any(|p| p["message"].as_str().unwrap().contains("trailer starts at")),
         "{report}"
     );
 

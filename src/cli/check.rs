@@ -11,6 +11,7 @@ use crate::repo::{CheckReport, Repository};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// The repository.
     #[arg(long)]
     pub repo: String,
     /// Also read every pack whole and hash every blob, and read back every backup's tables.

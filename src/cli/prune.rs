@@ -13,6 +13,7 @@ use crate::retention::{self, GroupBy, GroupDecision, KeepCount, Policy, TagList,
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
+    /// The repository.
     #[arg(long)]
     pub repo: String,
     /// Keep the N newest backups (`unlimited`: all).

@@ -22,6 +22,7 @@ pub enum RepairCommand {
 
 #[derive(Debug, Args)]
 pub struct RepairIndexArgs {
+    /// The repository.
     #[arg(long)]
     pub repo: String,
     /// Print the result as JSON: {"packs_indexed", "blobs_indexed", "index_files_written", "index_files_deleted", "damaged_packs": [{"pack", "reason"}]}.

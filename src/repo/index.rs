@@ -201,6 +201,14 @@ impl From<StoreError> for TrailerError {
 
 /// Reads a pack's blob list from its footer and trailer (two ranged reads).
 pub fn read_trailer(store: &dyn Store, name: &str) -> Result<Vec<PackEntry>, TrailerError> {
+    read_trailer_and_start(store, name).map(|(entries, _)| entries)
+}
+
+/// A pack's blob list, and where its trailer starts (where its blob area ends).
+pub(crate) fn read_trailer_and_start(
+    store: &dyn Store,
+    name: &str,
+) -> Result<(Vec<PackEntry>, u64), TrailerError> {
     let size = store.size(name)?;
     if size < (pack::HEADER_LEN + FOOTER_LEN) as u64 {
         return Err(TrailerError::Damaged(format!(
@@ -211,7 +219,8 @@ pub fn read_trailer(store: &dyn Store, name: &str) -> Result<Vec<PackEntry>, Tra
     let footer = pack::decode_footer(&footer_bytes).map_err(TrailerError::Damaged)?;
     let start = footer.trailer_start(size).map_err(TrailerError::Damaged)?;
     let trailer = store.get_range(name, start, u64::from(footer.count) * ENTRY_LEN as u64)?;
-    pack::decode_trailer(&trailer, &footer, start).map_err(TrailerError::Damaged)
+    let entries = pack::decode_trailer(&trailer, &footer, start).map_err(TrailerError::Damaged)?;
+    Ok((entries, start))
 }
 
 /// At most this many packs per index file when the whole index is rewritten (≈ 3 MB files).

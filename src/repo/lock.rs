@@ -1,5 +1,5 @@
 //! Repository locks (docs/FORMAT.md, "Locks"): shared for writers (`backup`), exclusive for
-//! operations that delete (`prune`, issue 6). A lock is an object under `locks/` naming its
+//! operations that delete (`prune`, `repair index`). A lock is an object under `locks/` naming its
 //! holder (host, pid, time); a holder refreshes it every 5 minutes from a background thread, and
 //! a lock is stale when it was not refreshed for 30 minutes or its process is gone from this
 //! machine. This module does not decide *what* needs a lock; callers do.

@@ -106,11 +106,9 @@ pub(crate) fn run(
     dry_run: bool,
 ) -> RepoResult<PruneReport> {
     let store = repo.store();
-    let lock = match dry_run {
-        true => None,
-        false => Some(repo.lock_exclusive("prune")?),
-    };
-    let ensure_held = || lock.as_ref().map_or(Ok(()), |l| l.ensure_held());
+    // A dry run takes the lock too: it reports what a prune would do now, and a backup's
+    // packs stored before its manifest would otherwise look like garbage.
+    let lock = repo.lock_exclusive("prune")?;
     let sizes = ObjectSizes::measure(repo)?;
     let forget: HashSet<BackupId> = forget
         .iter()
@@ -138,15 +136,15 @@ pub(crate) fn run(
         return Ok(report);
     }
 
+    lock.ensure_held()?;
     for id in &forget {
         store.delete(&layout::backup_name(id))?;
     }
-    ensure_held()?;
     let index = RwLock::new(index);
     let written = repack(repo, &index, &plans)?;
     report.packs_written = written.len();
     if rewrite_index {
-        ensure_held()?;
+        lock.ensure_held()?;
         let kept: Vec<PackListing> = plans
             .iter()
             .filter(|(_, p)| p.fate == Fate::Keep)
@@ -156,7 +154,7 @@ pub(crate) fn run(
         report.index_files_written = files_written;
         report.index_files_deleted = files_deleted;
     }
-    ensure_held()?;
+    lock.ensure_held()?;
     for (id, _) in plans.iter().filter(|(id, p)| {
         // A new pack can only equal an old one if the old one holds the same blobs; never
         // delete what was just written.
@@ -166,9 +164,7 @@ pub(crate) fn run(
     }
     repo.forget_index();
     report.bytes_after = ObjectSizes::measure(repo)?.total();
-    if let Some(lock) = lock {
-        lock.release()?;
-    }
+    lock.release()?;
     Ok(report)
 }
 

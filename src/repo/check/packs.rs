@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::super::error::RepoResult;
 use super::super::id::{BlobId, PackId};
-use super::super::index::{self, read_index_file, read_trailer, TrailerError};
+use super::super::index::{self, read_index_file, read_trailer_and_start, TrailerError};
 use super::super::layout;
-use super::super::pack::{PackEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN};
+use super::super::pack::{PackEntry, HEADER_LEN};
 use super::{Checker, Problem, ProblemKind};
 
 impl Checker<'_> {
@@ -59,8 +59,9 @@ impl Checker<'_> {
                 continue;
             }
             self.packs_examined.insert(pack);
-            let entries = match read_trailer(self.repo.store(), &layout::pack_name(&pack)) {
-                Ok(entries) => entries,
+            let name = layout::pack_name(&pack);
+            let (entries, trailer_start) = match read_trailer_and_start(self.repo.store(), &name) {
+                Ok(found) => found,
                 Err(TrailerError::Store(e)) if e.is_not_found() => continue,
                 Err(TrailerError::Store(e)) => return Err(e.into()),
                 Err(TrailerError::Damaged(reason)) => {
@@ -68,7 +69,7 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            if let Err(reason) = blobs_fill_the_pack(&entries, size) {
+            if let Err(reason) = blobs_fill_the_pack(&entries, trailer_start, size) {
                 self.damaged_pack(pack, reason);
                 continue;
             }
@@ -144,7 +145,7 @@ impl Checker<'_> {
 
 /// The blobs lie back to back from the header to the trailer: a pack of any other size was
 /// truncated, extended or written wrong.
-fn blobs_fill_the_pack(entries: &[PackEntry], size: u64) -> Result<(), String> {
+fn blobs_fill_the_pack(entries: &[PackEntry], trailer_start: u64, size: u64) -> Result<(), String> {
     let mut spans: Vec<(u64, u64)> = entries
         .iter()
         .map(|e| {
@@ -155,21 +156,18 @@ fn blobs_fill_the_pack(entries: &[PackEntry], size: u64) -> Result<(), String> {
         })
         .collect();
     spans.sort();
-    let trailer_start =
-        size.saturating_sub(FOOTER_LEN as u64 + ENTRY_LEN as u64 * entries.len() as u64);
     let mut expected = HEADER_LEN as u64;
     for (start, end) in spans {
         if start != expected {
             return Err(format!(
-                "blobs do not lie back to back (a gap or overlap at byte {expected})"
+                "{size} bytes, but its blobs do not lie back to back (a gap or overlap at byte {expected})"
             ));
         }
         expected = end;
     }
     if expected != trailer_start {
         return Err(format!(
-            "{size} bytes, but its blobs and trailer account for {}",
-            expected + FOOTER_LEN as u64 + ENTRY_LEN as u64 * entries.len() as u64
+            "{size} bytes, but its blobs end at byte {expected} and its trailer starts at byte {trailer_start}"
         ));
     }
     Ok(())
