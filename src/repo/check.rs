@@ -5,11 +5,11 @@
 //! pack is read whole and its id checked (so damage anywhere in a pack is found), then every
 //! table segment is read back blob by blob, each blob's hash checked, and the segment's content
 //! hash compared with the manifest; identical segments shared by several backups are read once.
-//! A whole-repository check (`repository`, for `strata check`) adds [`packs`]: every pack's
-//! trailer against its size, every index file against the trailers, packs no index lists, and
-//! with `read_data` every blob of every pack hashed. Problems are collected, never raised: the
-//! report names backup, table, blob, pack and object. Nothing here modifies the repository
-//! ([`super::repair`] does).
+//! A whole-repository check (`Scope::Repository`, for `strata check`) adds the checks of
+//! `check/packs.rs`: every pack's trailer against its size, every index file against the
+//! trailers, packs no index lists, and with `read_data` every blob of every pack hashed.
+//! Problems are collected, never raised: the report names backup, table, blob, pack and object.
+//! Nothing here modifies the repository ([`super::repair`] does).
 
 mod packs;
 
