@@ -13,6 +13,7 @@ pub mod error;
 pub mod project;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod schema;
 pub mod status;
 pub mod store;

@@ -4,12 +4,15 @@
 mod apply;
 mod backup;
 mod context;
+mod check;
 mod diff;
 mod drift;
 mod init;
 mod init_project;
 mod list;
 mod plan_text;
+mod prune;
+mod repair;
 mod restore;
 mod show;
 mod snapshot;
@@ -64,13 +67,19 @@ pub enum Command {
     /// Every environment of the project: reachable, schema hash, drift against the schema
     /// file, last backup (exit 1 when one is unreachable or drifted).
     Status(status::StatusArgs),
+    /// Remove the backups a retention policy does not keep, and the data only they used.
+    Prune(prune::PruneArgs),
+    /// Find damage anywhere in a repository: packs, index files, backups (exit 1 when found).
+    Check(check::CheckArgs),
+    /// Repair a damaged repository (today: rebuild the index from the packs).
+    Repair(repair::RepairArgs),
 }
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
     /// Success; for diff-like commands, no differences.
     pub const OK: u8 = 0;
-    /// Differences found (diff, drift, verify).
+    /// Differences or damage found (diff, drift, verify, check, repair).
     pub const DIFFERENCES: u8 = 1;
     /// Any error.
     pub const ERROR: u8 = 2;
@@ -92,6 +101,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => restore::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Status(args) => status::run(args),
+        Command::Prune(args) => prune::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Repair(args) => repair::run(args),
     }
 }
 
