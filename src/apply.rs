@@ -159,12 +159,13 @@ pub fn run_prechecks(engine: &mut dyn Engine, plan: &Plan) -> Result<Vec<Prechec
 /// transaction is rolled back.
 pub fn execute(prepared: &mut Prepared, desired: &Schema, options: &ExecuteOptions) -> Result<()> {
     let dialect = prepared.engine.dialect()?;
-    // Concurrent index builds run after the commit, so they are still missing at this point.
+    // Steps that run after the commit (concurrent index builds) have not run yet when the
+    // transaction is verified: what they create is still missing then.
     let runs_after_commit: Vec<&crate::schema::key::ObjectKey> = prepared
         .plan
         .steps
         .iter()
-        .filter(|s| !s.transactional && s.sql.contains("CONCURRENTLY"))
+        .filter(|s| s.run == diff::Phase::AfterTransaction)
         .map(|s| &s.object)
         .collect();
     let mut verify = |after: &Schema| -> Result<()> {

@@ -663,12 +663,10 @@ fn forward_steps(
 /// Steps that cannot run in a transaction go before it (enum values, which later steps may
 /// use) or after it (concurrent index builds); the rest keep their order.
 fn order_by_transaction(steps: Vec<Step>) -> Vec<Step> {
-    let (outside, inside): (Vec<Step>, Vec<Step>) =
-        steps.into_iter().partition(|s| !s.transactional);
-    let (before, after): (Vec<Step>, Vec<Step>) = outside
-        .into_iter()
-        .partition(|s| !s.sql.contains("CONCURRENTLY"));
-    before.into_iter().chain(inside).chain(after).collect()
+    let mut ordered = steps;
+    // A stable sort keeps the order within each phase.
+    ordered.sort_by_key(|s| s.run);
+    ordered
 }
 
 /// A step that creates something new.
@@ -678,14 +676,5 @@ pub(crate) fn create_step(key: &ObjectKey, sql: String, recreated: bool) -> Step
     } else {
         format!("create {}", key.describe())
     };
-    Step {
-        object: key.clone(),
-        action: Action::Create,
-        reason,
-        sql,
-        hazards: vec![],
-        inverse: None,
-        transactional: true,
-        precheck: None,
-    }
+    Step::new(key.clone(), Action::Create, reason, sql)
 }

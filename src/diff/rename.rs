@@ -175,18 +175,15 @@ fn rename_table(
             }
         }
     }
-    Step {
-        object: crate::schema::key::ObjectKey::Table {
+    Step::new(
+        crate::schema::key::ObjectKey::Table {
             name: new_qualified.clone(),
         },
-        action: Action::Rename,
-        reason: format!("rename table {old_name} to {new_qualified} (renamed_from)"),
+        Action::Rename,
+        format!("rename table {old_name} to {new_qualified} (renamed_from)"),
         sql,
-        hazards: vec![],
-        inverse: Some(inverse),
-        transactional: true,
-        precheck: None,
-    }
+    )
+    .with_inverse(inverse)
 }
 
 fn rename_column(
@@ -256,19 +253,16 @@ fn rename_column(
             s.owned_by = Some(format!("{table_qualified}.{new}"));
         }
     }
-    Step {
-        object: crate::schema::key::ObjectKey::Column {
+    Step::new(
+        crate::schema::key::ObjectKey::Column {
             table: table_qualified.clone(),
             column: new.to_string(),
         },
-        action: Action::Rename,
-        reason: format!("rename column {table_qualified}.{old} to {new} (renamed_from)"),
+        Action::Rename,
+        format!("rename column {table_qualified}.{old} to {new} (renamed_from)"),
         sql,
-        hazards: vec![],
-        inverse: Some(inverse),
-        transactional: true,
-        precheck: None,
-    }
+    )
+    .with_inverse(inverse)
 }
 
 fn is_word_char(c: char) -> bool {
