@@ -44,10 +44,10 @@ pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
         out.push_str(&format!("\n-- {number}. {}{tags}\n", step.reason));
         match step.run {
             Phase::BeforeTransaction => {
-                out.push_str("--    runs on its own, before the transaction\n")
+                out.push_str("--    runs outside the transaction, before it\n")
             }
             Phase::AfterTransaction => {
-                out.push_str("--    runs on its own, after the transaction commits\n")
+                out.push_str("--    runs outside the transaction, after it commits\n")
             }
             Phase::InTransaction => {}
         }

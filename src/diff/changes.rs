@@ -7,7 +7,8 @@
 //! 1. objects only in the source are dropped; objects only in the target are created;
 //! 2. changed objects are altered in place when the dialect knows how (tables column by
 //!    column, sequences, enum values, function bodies, comments, …), otherwise dropped and
-//!    created again;
+//!    created again — except tables the dialect rebuilds with their rows (SQLite), whose
+//!    dependents are then recreated around the rebuild;
 //! 3. every object that depends on something dropped, recreated or structurally changed is
 //!    recreated too, transitively (views over a table whose column changes type, foreign keys
 //!    to a recreated table, comments of a recreated object, …);
@@ -130,14 +131,15 @@ pub(super) fn steps(
     dialect: &dyn Dialect,
     options: &PlanOptions,
 ) -> Result<Vec<Step>> {
-    let (source, renames) = rename::apply_renames(source, target, dialect)?;
-    if renames.is_empty() {
+    let renamed = rename::apply_renames(source, target, dialect)?;
+    let source = renamed.source;
+    if renamed.steps.is_empty() {
         if let Some(steps) = steps_without_unchanged_tables(&source, target, dialect, options) {
             return Ok(steps);
         }
     }
-    let (steps, _, _) = compare(&source, target, dialect, options);
-    Ok(renames.into_iter().chain(steps).collect())
+    let (steps, _, _) = compare(&source, target, dialect, options, &renamed.uncertain);
+    Ok(renamed.steps.into_iter().chain(steps).collect())
 }
 
 /// Most changes touch few tables. Tables that are identical on both sides (and take no part in
@@ -204,7 +206,13 @@ fn steps_without_unchanged_tables(
         pruned
     };
     let (pruned_source, pruned_target) = (without(source), without(target));
-    let (steps, invalidated, retyped) = compare(&pruned_source, &pruned_target, dialect, options);
+    let (steps, invalidated, retyped) = compare(
+        &pruned_source,
+        &pruned_target,
+        dialect,
+        options,
+        &HashSet::new(),
+    );
     let lookup = Lookup::new(&pruned_source);
     let left_out: Vec<&Table> = source
         .tables
@@ -342,11 +350,13 @@ fn is_local(key: &ObjectKey, lookup: &Lookup) -> bool {
 
 /// The plan for two schemas (renames already applied to `source`), every object the plan
 /// invalidates (drops or rebuilds), and the tables whose columns it retypes or drops.
+/// `rebuild` names tables to rebuild even when they compare equal (see [`rename::Renamed`]).
 fn compare(
     source: &Schema,
     target: &Schema,
     dialect: &dyn Dialect,
     options: &PlanOptions,
+    rebuild: &HashSet<String>,
 ) -> (Vec<Step>, Vec<ObjectKey>, Vec<String>) {
     // The two scripts are independent: render them on two threads.
     let (src, tgt) = std::thread::scope(|scope| {
@@ -376,9 +386,10 @@ fn compare(
         if decisions.drop.contains(key) {
             continue;
         }
+        let must_rebuild = matches!(key, ObjectKey::Table { name } if rebuild.contains(name));
         if !src.contains(key) {
             decisions.create.insert(key.clone());
-        } else if !src.same_as(&tgt, key) {
+        } else if !src.same_as(&tgt, key) || must_rebuild {
             let both = Both {
                 source,
                 target,
@@ -386,7 +397,7 @@ fn compare(
                 tgt: &tgt,
                 sides: &sides,
             };
-            decide_change(key, &both, dialect, &mut decisions);
+            decide_change(key, &both, dialect, must_rebuild, &mut decisions);
         }
     }
     cascade(&sides, &src, &tgt, &mut decisions);
@@ -416,7 +427,13 @@ struct Both<'a> {
     sides: &'a Sides<'a>,
 }
 
-fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions: &mut Decisions) {
+fn decide_change(
+    key: &ObjectKey,
+    both: &Both,
+    dialect: &dyn Dialect,
+    must_rebuild: bool,
+    decisions: &mut Decisions,
+) {
     let (source, target, src, tgt) = (both.source, both.target, both.src, both.tgt);
     if let ObjectKey::Table { name } = key {
         let from = both.sides.source.tables.get(name);
@@ -425,7 +442,14 @@ fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions:
             decisions.recreate(key, src, tgt);
             return;
         };
-        match dialect.alter_table(from, to, source, target) {
+        let rebuild = must_rebuild
+            .then(|| dialect.rebuild_table(from, to, source, target))
+            .flatten();
+        let change = match rebuild {
+            Some(steps) => TableChange::Rebuild { steps },
+            None => dialect.alter_table(from, to, source, target),
+        };
+        match change {
             TableChange::InPlace {
                 steps,
                 changed_columns,
@@ -436,6 +460,13 @@ fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions:
                         .insert(name.clone(), changed_columns);
                 }
                 decisions.alter.insert(key.clone(), steps);
+            }
+            TableChange::Rebuild { steps } => {
+                // The table keeps its name and rows but is replaced: what hangs off it or
+                // reads it is dropped before and created again after, like the dependents of
+                // a recreated object.
+                decisions.alter.insert(key.clone(), steps);
+                decisions.invalidate(key);
             }
             TableChange::Recreate => decisions.recreate(key, src, tgt),
         }
@@ -481,10 +512,12 @@ fn cascade(sides: &Sides, src: &Objects, tgt: &Objects, d: &mut Decisions) {
         };
         for dependent in graph.of(&table_key) {
             let on_same_table = dependent.table() == Some(table.as_str());
-            let reads_table = matches!(
-                dependent,
-                ObjectKey::View { .. } | ObjectKey::Function { .. }
-            );
+            // Views, functions and triggers of other tables that name the table read it.
+            let reads_table = match dependent {
+                ObjectKey::View { .. } | ObjectKey::Function { .. } => true,
+                ObjectKey::Trigger { .. } => !on_same_table,
+                _ => false,
+            };
             let mentions_column = src.sql_parts(dependent).any(|sql| {
                 columns
                     .iter()

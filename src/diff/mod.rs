@@ -23,6 +23,7 @@ use crate::schema::{EngineKind, Schema};
 
 pub(crate) use changes::create_step;
 pub use hazard::{Hazard, HazardKind};
+pub(crate) use rename::mentions_word;
 
 /// Every hazard kind, in the order they are documented.
 pub fn hazard_kinds() -> &'static [HazardKind] {

@@ -1,13 +1,20 @@
-//! SQLite: inspection (`inspect.rs`), DDL rendering (`render.rs`) and moving rows in and out
-//! for backup and restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL
-//! (`lexer.rs`), a `CREATE TABLE` parser (`create_table.rs`) and the constraint naming rule and
-//! canonical clauses (`constraints.rs`).
+//! SQLite: inspection (`inspect.rs`), DDL rendering (`render.rs`), schema changes
+//! (`migrate.rs`: the dialect; `migrate_table.rs`: in place or rebuilt; `rebuild.rs`: the
+//! table rebuild; `execute.rs`: running a plan) and moving rows in and out for backup and
+//! restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL (`lexer.rs`), a
+//! `CREATE TABLE` parser (`create_table.rs`), the constraint naming rule and canonical clauses
+//! (`constraints.rs`) and type affinity (`affinity.rs`).
 
+mod affinity;
 mod constraints;
 mod create_table;
 pub mod data;
+mod execute;
 mod inspect;
 mod lexer;
+pub mod migrate;
+mod migrate_table;
+mod rebuild;
 pub mod render;
 
 use std::path::{Path, PathBuf};
@@ -94,16 +101,15 @@ impl Engine for Sqlite {
         self.notes.clone()
     }
 
+    /// Runs the plan on a connection of its own, opened for writing: inspection and
+    /// pre-checks need only read, so they also work on a file this process may not write.
     fn execute(
         &mut self,
-        _steps: &[Step],
-        _options: &ExecuteOptions,
-        _verify: &mut dyn FnMut(&Schema) -> Result<()>,
+        steps: &[Step],
+        options: &ExecuteOptions,
+        verify: &mut dyn FnMut(&Schema) -> Result<()>,
     ) -> Result<()> {
-        Err(crate::Error::Unsupported(format!(
-            "{}: applying schema changes to SQLite is not supported yet",
-            self.display
-        )))
+        execute::execute(&self.path, &self.display, steps, options, verify)
     }
 
     fn export(&mut self, options: &InspectOptions) -> Result<Box<dyn Export>> {
