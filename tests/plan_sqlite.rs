@@ -42,15 +42,6 @@ INSERT INTO "audit ""log""" (seq, happened_at, "what happened", payload) VALUES
 INSERT INTO tag VALUES ('Red'), ('blue');
 "#;
 
-/// Creates a database file from SQL text.
-fn build(dir: &Path, name: &str, sql: &str) -> PathBuf {
-    let path = dir.join(name);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(sql)
-        .unwrap_or_else(|e| panic!("building {name} failed: {e}\n{sql}"));
-    path
-}
-
 fn text(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
@@ -222,9 +213,9 @@ fn converges_with(
     hint: impl Fn(&mut Schema),
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let db = build(dir.path(), "x.db", &format!("{x}\n{rows_sql}"));
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{rows_sql}"));
     let x_file = write_snapshot(dir.path(), "x", &db);
-    let y_db = build(dir.path(), "y.db", y);
+    let y_db = support::sqlite_file(dir.path(), "y.db", y);
     let y_text = snapshot(&y_db);
     let mut desired = Schema::load(&write_snapshot(dir.path(), "y", &y_db)).unwrap();
     hint(&mut desired);
@@ -455,7 +446,7 @@ fn converges_on_autoincrement_column_order_defaults_and_collation() {
 /// The fixture as Strata renders it: every constraint named explicitly.
 fn every_kind_rendered() -> String {
     let dir = tempfile::tempdir().unwrap();
-    let db = build(dir.path(), "rendered.db", &every_kind());
+    let db = support::sqlite_file(dir.path(), "rendered.db", &every_kind());
     support::snapshot(text(&db), &["--format", "sql"])
 }
 
@@ -507,7 +498,7 @@ fn tables_added_dropped_and_renamed(name: &str, x: &str) {
 #[test]
 fn renames_written_into_the_snapshot_keep_rows_and_constraint_names() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build(dir.path(), "x.db", &format!("{}\n{SEED}", every_kind()));
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{}\n{SEED}", every_kind()));
     let before = rows(&db);
     let mut desired = Schema::parse(&snapshot(&db), "snapshot").unwrap();
     for table in &mut desired.tables {
@@ -576,7 +567,7 @@ fn renames_written_into_the_snapshot_keep_rows_and_constraint_names() {
 #[test]
 fn a_database_own_snapshot_plans_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build(dir.path(), "own.db", &format!("{}\n{SEED}", every_kind()));
+    let db = support::sqlite_file(dir.path(), "own.db", &format!("{}\n{SEED}", every_kind()));
     let file = write_snapshot(dir.path(), "own", &db);
     let diff = strata(&["diff", text(&db), text(&file)]);
     assert_eq!(
@@ -650,8 +641,8 @@ fn rebuilding_a_parent_keeps_child_rows_that_cascade_on_delete() {
 #[test]
 fn the_same_rebuild_with_foreign_keys_on_would_delete_children() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build(dir.path(), "x.db", &format!("{FAMILY} {FAMILY_ROWS}"));
-    let y = build(dir.path(), "y.db", &family_change());
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{FAMILY} {FAMILY_ROWS}"));
+    let y = support::sqlite_file(dir.path(), "y.db", &family_change());
     let plan = strata(&["diff", text(&db), text(&y), "--format", "json"]);
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -672,8 +663,8 @@ fn a_rebuild_that_would_leave_dangling_references_fails_and_changes_nothing() {
              CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER);
              INSERT INTO parent VALUES (1);
              INSERT INTO child VALUES (10, 1), (11, 99);";
-    let db = build(dir.path(), "x.db", x);
-    let y = build(
+    let db = support::sqlite_file(dir.path(), "x.db", x);
+    let y = support::sqlite_file(
         dir.path(),
         "y.db",
         "CREATE TABLE parent (id INTEGER PRIMARY KEY);
@@ -705,7 +696,7 @@ fn a_rebuild_that_would_leave_dangling_references_fails_and_changes_nothing() {
 fn a_failing_rebuild_leaves_the_file_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let x = every_kind();
-    let db = build(dir.path(), "x.db", &format!("{x}\n{SEED}"));
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{SEED}"));
     // Bob's credit is NULL.
     let y = edit(
         &x,
@@ -714,7 +705,11 @@ fn a_failing_rebuild_leaves_the_file_unchanged() {
             "credit NUMERIC(10, 2) NOT NULL DEFAULT -1",
         )],
     );
-    let file = write_snapshot(dir.path(), "y", &build(dir.path(), "y.db", &y));
+    let file = write_snapshot(
+        dir.path(),
+        "y",
+        &support::sqlite_file(dir.path(), "y.db", &y),
+    );
 
     let dry = strata(&[
         "apply",
@@ -752,7 +747,7 @@ fn a_failing_rebuild_leaves_the_file_unchanged() {
 fn a_locked_database_waits_for_the_lock_timeout_then_fails() {
     let dir = tempfile::tempdir().unwrap();
     let x = every_kind();
-    let db = build(dir.path(), "x.db", &x);
+    let db = support::sqlite_file(dir.path(), "x.db", &x);
     let y = edit(
         &x,
         &[(
@@ -760,7 +755,11 @@ fn a_locked_database_waits_for_the_lock_timeout_then_fails() {
             "status TEXT NOT NULL DEFAULT 'paid'",
         )],
     );
-    let file = write_snapshot(dir.path(), "y", &build(dir.path(), "y.db", &y));
+    let file = write_snapshot(
+        dir.path(),
+        "y",
+        &support::sqlite_file(dir.path(), "y.db", &y),
+    );
 
     let writer = rusqlite::Connection::open(&db).unwrap();
     writer
@@ -827,12 +826,16 @@ fn a_read_only_file_or_directory_fails_apply_clearly_and_still_snapshots() {
     );
     for unwritable in ["file", "directory"] {
         let scratch = tempfile::tempdir().unwrap();
-        let file = write_snapshot(scratch.path(), "y", &build(scratch.path(), "y.db", &y));
+        let file = write_snapshot(
+            scratch.path(),
+            "y",
+            &support::sqlite_file(scratch.path(), "y.db", &y),
+        );
         make_read_only(scratch.path(), 0o755);
         make_read_only(&file, 0o644);
         let dir = scratch.path().join(unwritable);
         std::fs::create_dir(&dir).unwrap();
-        let db = build(&dir, "x.db", &x);
+        let db = support::sqlite_file(&dir, "x.db", &x);
         match (unwritable, support::is_root()) {
             ("file", true) => make_read_only(&db, 0o644),
             ("file", false) => make_read_only(&db, 0o444),

@@ -300,6 +300,15 @@ pub fn is_root() -> bool {
     running_as_root()
 }
 
+/// Creates a SQLite database file at `dir/name` from SQL text.
+pub fn sqlite_file(dir: &Path, name: &str, sql: &str) -> PathBuf {
+    let path = dir.join(name);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(sql)
+        .unwrap_or_else(|e| panic!("building {name} failed: {e}\n{sql}"));
+    path
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
