@@ -869,3 +869,172 @@ fn a_read_only_file_or_directory_fails_apply_clearly_and_still_snapshots() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Commands around the plan: drift, diff between files and databases, reviewed plans
+
+#[test]
+fn drift_and_diff_exit_codes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = every_kind();
+    let db = support::sqlite_file(dir.path(), "x.db", &x);
+    let y = edit(
+        &x,
+        &[(
+            "CREATE INDEX order_item_sku",
+            "CREATE INDEX order_item_sku_2",
+        )],
+    );
+    let y_db = support::sqlite_file(dir.path(), "y.db", &y);
+    let file = write_snapshot(dir.path(), "y", &y_db);
+    let url = format!("sqlite:{}", text(&db));
+
+    let drift = strata(&["drift", text(&file), &url, "--json"]);
+    assert_eq!(drift.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&drift.stdout).unwrap();
+    assert_eq!(doc["drift"], true);
+    assert_eq!(doc["summary"]["added"]["index"], 1);
+    assert_eq!(doc["summary"]["removed"]["index"], 1);
+    let diff = strata(&["diff", &url, &format!("sqlite:{}", text(&y_db))]);
+    assert_eq!(diff.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("CREATE INDEX order_item_sku_2"));
+
+    apply(&file, &db);
+    assert_eq!(strata(&["drift", text(&file), &url]).status.code(), Some(0));
+    assert_eq!(strata(&["diff", &url, text(&y_db)]).status.code(), Some(0));
+}
+
+#[test]
+fn a_reviewed_plan_applies_as_reviewed_and_goes_stale_when_the_database_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = every_kind();
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{SEED}"));
+    let y = edit(
+        &x,
+        &[("\"display name\" VARCHAR(80)", "nickname VARCHAR(80)")],
+    );
+    let file = write_snapshot(
+        dir.path(),
+        "y",
+        &support::sqlite_file(dir.path(), "y.db", &y),
+    );
+    let plan_path = dir.path().join("plan.json");
+    let plan = strata(&["diff", text(&db), text(&file), "--format", "json"]);
+    std::fs::write(&plan_path, &plan.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(doc["engine"], "sqlite");
+    let kinds: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["hazards"].as_array().into_iter().flatten())
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"data-loss") && kinds.contains(&"possible-rename"),
+        "{kinds:?}"
+    );
+
+    // Data loss is refused unless allowed.
+    let refused = strata(&[
+        "apply",
+        text(&file),
+        "--to",
+        text(&db),
+        "--plan",
+        text(&plan_path),
+        "--yes",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-hazard data-loss"));
+
+    let stale = support::sqlite_file(dir.path(), "stale.db", &format!("{x}\n{SEED}"));
+    rusqlite::Connection::open(&stale)
+        .unwrap()
+        .execute_batch("CREATE TABLE extra (id INTEGER)")
+        .unwrap();
+    let out = strata(&[
+        "apply",
+        text(&file),
+        "--to",
+        text(&stale),
+        "--plan",
+        text(&plan_path),
+        "--yes",
+        "--allow-hazard",
+        "data-loss",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has changed since the plan was made"));
+
+    let out = strata(&[
+        "apply",
+        text(&file),
+        "--to",
+        text(&db),
+        "--plan",
+        text(&plan_path),
+        "--yes",
+        "--allow-hazard",
+        "data-loss",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["applied"], true);
+    assert_eq!(outcome["plan"], doc);
+    assert_eq!(snapshot(&db), std::fs::read_to_string(&file).unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real sample database
+
+#[test]
+fn chinook_keeps_every_row_through_a_rebuild_of_a_table_with_children() {
+    let Some(original) = support::shared_fixture("chinook/Chinook_Sqlite.sqlite") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chinook.db");
+    std::fs::copy(&original, &db).unwrap();
+    let mut desired = Schema::parse(&snapshot(&db), "chinook").unwrap();
+    for table in &mut desired.tables {
+        let changed = match table.name.as_str() {
+            // Tracks reference albums: the album table is rebuilt under them.
+            "Album" => "Title",
+            // Albums reference artists: a column added in place.
+            "Artist" => "",
+            _ => continue,
+        };
+        for column in &mut table.columns {
+            if column.name == changed {
+                column.data_type = "NVARCHAR(200)".into();
+            }
+        }
+        let mut added = table.columns[0].clone();
+        added.name = "Note".into();
+        added.data_type = "TEXT".into();
+        added.not_null = false;
+        added.default = Some("'-'".into());
+        added.identity = None;
+        table.columns.push(added);
+    }
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired.to_yaml()).unwrap();
+
+    let before = rows(&db);
+    let plan = apply(&file, &db);
+    assert!(plan.contains("rebuild table Album"), "{plan}");
+    assert!(plan.contains("ALTER TABLE \"Artist\" ADD COLUMN"), "{plan}");
+    assert_eq!(snapshot(&db), desired.to_yaml());
+    assert_rows_kept("chinook", &before, &rows(&db), &Renames::default());
+    assert_no_dangling_references(&db);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM Track WHERE AlbumId IS NOT NULL"),
+        3503
+    );
+}

@@ -59,13 +59,14 @@ pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
             ));
         }
         if let Some(check) = prechecks.iter().find(|c| c.step == number) {
-            let verdict = if check.violations == 0 {
-                "pre-check: no existing row would make this step fail".to_string()
-            } else {
-                format!(
-                    "pre-check: {} existing row(s) would make this step fail",
-                    check.violations
-                )
+            let verdict = match (check.violations, &check.error) {
+                (Some(0), _) => "pre-check: no existing row would make this step fail".to_string(),
+                (Some(n), _) => format!("pre-check: {n} existing row(s) would make this step fail"),
+                (None, error) => format!(
+                    "pre-check could not run on the database as it is (it names what an earlier \
+                     step creates or renames): {}",
+                    error.as_deref().unwrap_or("unknown error")
+                ),
             };
             out.push_str(&format!("--    {verdict}\n"));
         }

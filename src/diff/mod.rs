@@ -289,3 +289,50 @@ pub fn plan(
         steps,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(sql: &str, extra: &str) -> String {
+        format!(
+            r#"{{"object": {{"kind": "index", "name": "public.i"}}, "action": "create",
+                "reason": "r", "sql": "{sql}", "inverse": null{extra}}}"#
+        )
+    }
+
+    fn read(step: &str) -> Step {
+        serde_json::from_str(step).unwrap()
+    }
+
+    #[test]
+    fn phases_are_written_only_when_a_step_runs_outside_the_transaction() {
+        let mut s = read(&step("CREATE INDEX i ON t (a);", ""));
+        assert_eq!(s.run, Phase::InTransaction);
+        assert!(!serde_json::to_string(&s).unwrap().contains("run"));
+        s.run = Phase::AfterTransaction;
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains(r#""run":"after_transaction""#), "{text}");
+        assert_eq!(read(&text), s);
+    }
+
+    #[test]
+    fn documents_with_transactional_still_read() {
+        let concurrent = read(&step(
+            "CREATE INDEX CONCURRENTLY i ON t (a);",
+            r#", "transactional": false"#,
+        ));
+        assert_eq!(concurrent.run, Phase::AfterTransaction);
+        let enum_value = read(&step(
+            "ALTER TYPE e ADD VALUE 'x';",
+            r#", "transactional": false"#,
+        ));
+        assert_eq!(enum_value.run, Phase::BeforeTransaction);
+        let inside = read(&step(
+            "CREATE INDEX i ON t (a);",
+            r#", "transactional": true"#,
+        ));
+        assert_eq!(inside.run, Phase::InTransaction);
+        assert!(serde_json::from_str::<Step>(&step("x", r#", "surprise": 1"#)).is_err());
+    }
+}

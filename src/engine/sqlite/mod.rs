@@ -131,13 +131,22 @@ impl Engine for Sqlite {
         )?))
     }
 
+    /// Runs a pre-check. SQLite reads a double-quoted name that matches no column as a
+    /// string, which would make a pre-check naming a column that does not exist yet count
+    /// nothing; such names are errors while the query runs.
     fn count(&mut self, sql: &str) -> Result<i64> {
+        let error = |e: rusqlite::Error| crate::Error::Query {
+            target: self.display.clone(),
+            what: format!("pre-check `{sql}`"),
+            cause: e.to_string(),
+        };
+        let dqs = rusqlite::config::DbConfig::SQLITE_DBCONFIG_DQS_DML;
+        let quoted_strings = self.conn.db_config(dqs).map_err(error)?;
+        self.conn.set_db_config(dqs, false).map_err(error)?;
+        let count = self.conn.query_row(sql, [], |row| row.get(0));
         self.conn
-            .query_row(sql, [], |row| row.get(0))
-            .map_err(|e| crate::Error::Query {
-                target: self.display.clone(),
-                what: format!("pre-check `{sql}`"),
-                cause: e.to_string(),
-            })
+            .set_db_config(dqs, quoted_strings)
+            .map_err(error)?;
+        count.map_err(error)
     }
 }
