@@ -13,6 +13,7 @@ mod dependencies;
 mod hazard;
 mod rename;
 pub mod summary;
+mod unchanged;
 
 use serde::{Deserialize, Serialize};
 

@@ -341,7 +341,11 @@ fn row_checks(from: &Table, to: &Table, source: &Schema) -> Vec<RowCheck> {
     }
     for n in &to.columns {
         let is_new = !from.columns.iter().any(|c| c.name == n.name);
-        let needs_value = n.not_null && n.default.is_none() && n.generated.is_none();
+        let no_default = n
+            .default
+            .as_deref()
+            .is_none_or(|d| d.eq_ignore_ascii_case("NULL"));
+        let needs_value = n.not_null && no_default && n.generated.is_none();
         if is_new && needs_value {
             checks.push(RowCheck::new(
                 HazardKind::MayFail,
