@@ -11,6 +11,12 @@ use strata::schema::Schema;
 use support::sqlite::*;
 use support::strata;
 
+/// A change that rebuilds a table ("order") and its dependents.
+const NEW_DEFAULT: &[(&str, &str)] = &[(
+    "status TEXT NOT NULL DEFAULT 'new'",
+    "status TEXT NOT NULL DEFAULT 'paid'",
+)];
+
 // ---------------------------------------------------------------------------------------------
 // Foreign keys
 
@@ -53,20 +59,14 @@ fn a_rebuild_that_would_leave_dangling_references_fails_and_changes_nothing() {
 #[test]
 fn a_failing_rebuild_leaves_the_file_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let x = every_kind();
-    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{SEED}"));
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{}\n{SEED}", every_kind()));
     // Bob's credit is NULL.
-    let y = edit(
-        &x,
+    let file = edited_schema_file(
+        dir.path(),
         &[(
             "credit NUMERIC(10, 2) DEFAULT -1",
             "credit NUMERIC(10, 2) NOT NULL DEFAULT -1",
         )],
-    );
-    let file = write_snapshot(
-        dir.path(),
-        "y",
-        &support::sqlite_file(dir.path(), "y.db", &y),
     );
 
     let dry = strata(&[
@@ -104,20 +104,8 @@ fn a_failing_rebuild_leaves_the_file_unchanged() {
 #[test]
 fn a_locked_database_waits_for_the_lock_timeout_then_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let x = every_kind();
-    let db = support::sqlite_file(dir.path(), "x.db", &x);
-    let y = edit(
-        &x,
-        &[(
-            "status TEXT NOT NULL DEFAULT 'new'",
-            "status TEXT NOT NULL DEFAULT 'paid'",
-        )],
-    );
-    let file = write_snapshot(
-        dir.path(),
-        "y",
-        &support::sqlite_file(dir.path(), "y.db", &y),
-    );
+    let db = support::sqlite_file(dir.path(), "x.db", &every_kind());
+    let file = edited_schema_file(dir.path(), NEW_DEFAULT);
 
     let writer = rusqlite::Connection::open(&db).unwrap();
     writer
@@ -174,26 +162,14 @@ fn nobody_owns(path: &Path) {
 
 #[test]
 fn a_read_only_file_or_directory_fails_apply_clearly_and_still_snapshots() {
-    let x = every_kind();
-    let y = edit(
-        &x,
-        &[(
-            "status TEXT NOT NULL DEFAULT 'new'",
-            "status TEXT NOT NULL DEFAULT 'paid'",
-        )],
-    );
     for unwritable in ["file", "directory"] {
         let scratch = tempfile::tempdir().unwrap();
-        let file = write_snapshot(
-            scratch.path(),
-            "y",
-            &support::sqlite_file(scratch.path(), "y.db", &y),
-        );
+        let file = edited_schema_file(scratch.path(), NEW_DEFAULT);
         make_read_only(scratch.path(), 0o755);
         make_read_only(&file, 0o644);
         let dir = scratch.path().join(unwritable);
         std::fs::create_dir(&dir).unwrap();
-        let db = support::sqlite_file(&dir, "x.db", &x);
+        let db = support::sqlite_file(&dir, "x.db", &every_kind());
         match (unwritable, support::is_root()) {
             ("file", true) => make_read_only(&db, 0o644),
             ("file", false) => make_read_only(&db, 0o444),
@@ -265,16 +241,11 @@ fn drift_and_diff_exit_codes_on_sqlite() {
 #[test]
 fn a_reviewed_plan_applies_as_reviewed_and_goes_stale_when_the_database_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let x = every_kind();
-    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{SEED}"));
-    let y = edit(
-        &x,
-        &[("\"display name\" VARCHAR(80)", "nickname VARCHAR(80)")],
-    );
-    let file = write_snapshot(
+    let x = format!("{}\n{SEED}", every_kind());
+    let db = support::sqlite_file(dir.path(), "x.db", &x);
+    let file = edited_schema_file(
         dir.path(),
-        "y",
-        &support::sqlite_file(dir.path(), "y.db", &y),
+        &[("\"display name\" VARCHAR(80)", "nickname VARCHAR(80)")],
     );
     let plan_path = dir.path().join("plan.json");
     let plan = strata(&["diff", text(&db), text(&file), "--format", "json"]);
@@ -306,7 +277,7 @@ fn a_reviewed_plan_applies_as_reviewed_and_goes_stale_when_the_database_changes(
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-hazard data-loss"));
 
-    let stale = support::sqlite_file(dir.path(), "stale.db", &format!("{x}\n{SEED}"));
+    let stale = support::sqlite_file(dir.path(), "stale.db", &x);
     rusqlite::Connection::open(&stale)
         .unwrap()
         .execute_batch("CREATE TABLE extra (id INTEGER)")

@@ -51,6 +51,13 @@ pub fn apply(file: &Path, db: &Path) -> String {
     stderr
 }
 
+/// The schema file of the fixture with `edits` made (a database built from the edited SQL,
+/// snapshot into `dir`).
+pub fn edited_schema_file(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let target = super::sqlite_file(dir, "target.db", &edit(&every_kind(), edits));
+    write_snapshot(dir, "target", &target)
+}
+
 /// Replaces each `from` with its `to`, failing when `from` is not there (a fixture changed).
 pub fn edit(sql: &str, edits: &[(&str, &str)]) -> String {
     let mut out = sql.to_string();
