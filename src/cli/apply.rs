@@ -42,7 +42,8 @@ pub struct ApplyArgs {
     /// Use lock-light forms (concurrent index builds, NOT VALID + VALIDATE).
     #[arg(long)]
     pub online: bool,
-    /// Longest wait for a lock per statement, e.g. 5s, 500ms, 1m.
+    /// Longest wait for a lock, e.g. 5s, 500ms, 1m: per statement on PostgreSQL; on SQLite,
+    /// for another connection to finish writing.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
     /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...]}.
