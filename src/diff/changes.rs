@@ -219,7 +219,13 @@ pub(super) fn compare(
 
     let mut steps = drop_steps(source, &sides.source, &src, &decisions, dialect);
     flag_possible_renames(&mut steps, &sides, &decisions);
-    steps.extend(forward_steps(&tgt, target, &decisions, options, dialect));
+    steps.extend(forward_steps(
+        &tgt,
+        (target, &sides.target),
+        &decisions,
+        options,
+        dialect,
+    ));
     let retyped = decisions.changed_columns.keys().cloned().collect();
     (
         order_by_transaction(steps),
@@ -477,11 +483,21 @@ fn drop_steps(
 
 fn forward_steps(
     tgt: &Objects,
-    target: &Schema,
+    (target, lookup): (&Schema, &Lookup),
     d: &Decisions,
     options: &PlanOptions,
     dialect: &dyn Dialect,
 ) -> Vec<Step> {
+    // The table an object belongs to: an index's is its relation's.
+    let table_of = |key: &ObjectKey| -> Option<String> {
+        match key {
+            ObjectKey::Index { name } => match lookup.indexes.get(name) {
+                Some((ObjectKey::Table { name }, _)) => Some(name.clone()),
+                _ => None,
+            },
+            other => other.table().map(str::to_string),
+        }
+    };
     let mut steps = Vec::new();
     let mut altered: HashSet<ObjectKey> = HashSet::new();
     for statement in &tgt.statements {
@@ -492,11 +508,8 @@ fn forward_steps(
             }
         }
         if d.create.contains(key) {
-            let table_is_new = key.table().is_some_and(|t| {
-                d.create.contains(&ObjectKey::Table {
-                    name: t.to_string(),
-                })
-            });
+            let table_is_new =
+                table_of(key).is_some_and(|name| d.create.contains(&ObjectKey::Table { name }));
             let context = CreateContext {
                 recreated: d.drop.contains(key),
                 table_is_new,
