@@ -456,3 +456,33 @@ fn the_same_rebuild_with_foreign_keys_on_would_delete_children() {
     // its implicit delete cascades into the copied rows.
     assert!(count(&db, "SELECT count(*) FROM employee") < 3);
 }
+
+#[test]
+fn a_rebuild_keeps_rowids_and_the_autoincrement_high_water_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = "CREATE TABLE counter (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+             CREATE TABLE loose (v TEXT);";
+    let rows_sql = "INSERT INTO counter (v) VALUES ('a'), ('b'), ('c');
+                    DELETE FROM counter WHERE id > 1;
+                    INSERT INTO loose (rowid, v) VALUES (7, 'x'), (42, 'y');";
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{rows_sql}"));
+    let y = "CREATE TABLE counter (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL);
+             CREATE TABLE loose (v TEXT NOT NULL, w INTEGER PRIMARY KEY);";
+    let file = write_snapshot(
+        dir.path(),
+        "y",
+        &support::sqlite_file(dir.path(), "y.db", y),
+    );
+    let plan = apply(&file, &db);
+    assert!(plan.contains("rebuild table counter") && plan.contains("rebuild table loose"));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("INSERT INTO counter (v) VALUES ('d')", [])
+        .unwrap();
+    assert_eq!(
+        count(&db, "SELECT max(id) FROM counter"),
+        4,
+        "an id was reused"
+    );
+    // The new rowid alias takes the old rowids.
+    assert_eq!(count(&db, "SELECT sum(w) FROM loose"), 49);
+}

@@ -85,8 +85,12 @@ fn in_place(from: &Table, to: &Table) -> Option<(Vec<Step>, Vec<String>)> {
     {
         return None;
     }
-    let mut steps: Vec<Step> = dropped.iter().map(|c| drop_column(from, to, c)).collect();
-    steps.extend(added.iter().map(|c| add_column(to, c, &added_keys(c))));
+    // Adds first: SQLite refuses to drop a table's last column.
+    let mut steps: Vec<Step> = added
+        .iter()
+        .map(|c| add_column(to, c, &added_keys(c)))
+        .collect();
+    steps.extend(dropped.iter().map(|c| drop_column(from, to, c)));
     let changed = dropped.iter().map(|c| c.name.clone()).collect();
     Some((steps, changed))
 }

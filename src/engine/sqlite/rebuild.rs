@@ -28,11 +28,14 @@ pub(super) fn steps(from: &Table, to: &Table, source: &Schema, target: &Schema) 
     let key = ObjectKey::Table { name: name.clone() };
     let step = |reason: String, sql: String| Step::new(key.clone(), Action::Alter, reason, sql);
 
+    let changes = describe_changes(from, to);
+    let why = if changes.is_empty() {
+        "to write out the names of its constraints".to_string()
+    } else {
+        changes
+    };
     let create = step(
-        format!(
-            "rebuild table {name} ({}): create the new version as {temp}",
-            describe_changes(from, to)
-        ),
+        format!("rebuild table {name} ({why}): create the new version as {temp}"),
         format!("{};", create_table(to, &temp)),
     )
     .with_inverse(format!("DROP TABLE {quoted_temp};"));
@@ -120,28 +123,41 @@ fn temporary_name(name: &str, source: &Schema, target: &Schema) -> String {
 }
 
 /// `INSERT INTO into_name (…) SELECT … FROM from_name`: every column of `into` that `from`
-/// has and that is not generated (generated columns compute themselves), plus the rowid when
-/// both are rowid tables and `into` has no rowid alias to carry it; then, when both use
-/// AUTOINCREMENT, the old high-water mark (the copy only raises it to the largest key copied).
+/// has and that is not generated (generated columns compute themselves), and, when both are
+/// rowid tables, the rowid (into `into`'s rowid alias if it has a new one); then, when both
+/// use AUTOINCREMENT, the old high-water mark (the copy only raises it to the largest key
+/// copied).
 fn copy_rows(into: &Table, into_name: &str, from: &Table, from_name: &str) -> String {
-    let mut columns: Vec<String> = into
-        .columns
-        .iter()
-        .filter(|c| c.generated.is_none() && from.columns.iter().any(|f| f.name == c.name))
-        .map(|c| quote_ident(&c.name))
-        .collect();
-    if !into.without_rowid && !from.without_rowid && rowid_alias(into).is_none() {
-        if let Some(rowid) = rowid_name(into, from) {
-            columns.insert(0, rowid.to_string());
+    let kept = |c: &&Column| from.columns.iter().any(|f| f.name == c.name);
+    let mut targets: Vec<String> = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
+    if !into.without_rowid && !from.without_rowid {
+        let rowid = rowid_name(into, from);
+        let target = match rowid_alias(into) {
+            Some(alias) if !kept(&alias) => Some(quote_ident(&alias.name)),
+            Some(_) => None,
+            None => rowid.map(str::to_string),
+        };
+        if let (Some(target), Some(rowid)) = (target, rowid) {
+            targets.push(target);
+            sources.push(rowid.to_string());
+        }
+    }
+    for c in into.columns.iter().filter(kept) {
+        if c.generated.is_none() {
+            targets.push(quote_ident(&c.name));
+            sources.push(quote_ident(&c.name));
         }
     }
     let (into_quoted, from_quoted) = (quote_ident(into_name), quote_ident(from_name));
-    let list = columns.join(", ");
-    let mut sql = if columns.is_empty() {
-        // No column survives: there is nothing to copy.
-        format!("DELETE FROM {into_quoted};")
+    let mut sql = if targets.is_empty() {
+        format!("-- no column of {from_name} is kept: there is no row to copy")
     } else {
-        format!("INSERT INTO {into_quoted} ({list}) SELECT {list} FROM {from_quoted};")
+        format!(
+            "INSERT INTO {into_quoted} ({}) SELECT {} FROM {from_quoted};",
+            targets.join(", "),
+            sources.join(", ")
+        )
     };
     if has_autoincrement(into) && has_autoincrement(from) {
         let (new, old) = (quote_literal(into_name), quote_literal(from_name));
