@@ -39,7 +39,8 @@ pub struct ApplyArgs {
     /// refused if the database changed since it was made.
     #[arg(long, value_name = "PLAN.json")]
     pub plan: Option<PathBuf>,
-    /// Use lock-light forms (concurrent index builds, NOT VALID + VALIDATE).
+    /// Use lock-light forms (PostgreSQL: concurrent index builds, NOT VALID + VALIDATE; SQLite
+    /// has none, and its plans are the same with or without it).
     #[arg(long)]
     pub online: bool,
     /// Longest wait for a lock, e.g. 5s, 500ms, 1m: per statement on PostgreSQL; on SQLite,
