@@ -131,23 +131,35 @@ pub fn check_hazards(plan: &Plan, allowed: &Allowed) -> Result<()> {
     )))
 }
 
-/// A pre-check's result: how many rows would make step `step` (1-based) fail.
+/// A pre-check's result: how many rows would make step `step` (1-based) fail, or why the
+/// query could not run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PrecheckResult {
     pub step: usize,
-    pub violations: i64,
+    /// `None` when the query could not run (see `error`).
+    pub violations: Option<i64>,
     pub query: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
-/// Runs every step's pre-check (read-only counting queries).
+/// Runs every step's pre-check (read-only counting queries) against the database as it is.
+/// A query that names what an earlier step creates or renames cannot run yet: its result
+/// says so instead of stopping the dry run.
 pub fn run_prechecks(engine: &mut dyn Engine, plan: &Plan) -> Result<Vec<PrecheckResult>> {
     let mut results = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         if let Some(query) = &step.precheck {
+            let (violations, error) = match engine.count(query) {
+                Ok(n) => (Some(n), None),
+                Err(Error::Query { cause, .. }) => (None, Some(cause)),
+                Err(other) => return Err(other),
+            };
             results.push(PrecheckResult {
                 step: i + 1,
-                violations: engine.count(query)?,
+                violations,
                 query: query.clone(),
+                error,
             });
         }
     }
@@ -159,12 +171,13 @@ pub fn run_prechecks(engine: &mut dyn Engine, plan: &Plan) -> Result<Vec<Prechec
 /// transaction is rolled back.
 pub fn execute(prepared: &mut Prepared, desired: &Schema, options: &ExecuteOptions) -> Result<()> {
     let dialect = prepared.engine.dialect()?;
-    // Concurrent index builds run after the commit, so they are still missing at this point.
+    // Steps that run after the commit (concurrent index builds) have not run yet when the
+    // transaction is verified: what they create is still missing then.
     let runs_after_commit: Vec<&crate::schema::key::ObjectKey> = prepared
         .plan
         .steps
         .iter()
-        .filter(|s| !s.transactional && s.sql.contains("CONCURRENTLY"))
+        .filter(|s| s.run == diff::Phase::AfterTransaction)
         .map(|s| &s.object)
         .collect();
     let mut verify = |after: &Schema| -> Result<()> {

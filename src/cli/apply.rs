@@ -39,10 +39,12 @@ pub struct ApplyArgs {
     /// refused if the database changed since it was made.
     #[arg(long, value_name = "PLAN.json")]
     pub plan: Option<PathBuf>,
-    /// Use lock-light forms (concurrent index builds, NOT VALID + VALIDATE).
+    /// Use lock-light forms (PostgreSQL: concurrent index builds, NOT VALID + VALIDATE; SQLite
+    /// has none, and its plans are the same with or without it).
     #[arg(long)]
     pub online: bool,
-    /// Longest wait for a lock per statement, e.g. 5s, 500ms, 1m.
+    /// Longest wait for a lock, e.g. 5s, 500ms, 1m: per statement on PostgreSQL; on SQLite,
+    /// for another connection to finish writing.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
     /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...]}.

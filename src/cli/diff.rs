@@ -31,7 +31,7 @@ pub struct DiffArgs {
     #[arg(long)]
     pub json: bool,
     /// Plan lock-light forms: indexes built CONCURRENTLY (outside the transaction), foreign
-    /// keys and checks added NOT VALID then validated.
+    /// keys and checks added NOT VALID then validated (PostgreSQL; SQLite has none).
     #[arg(long)]
     pub online: bool,
     /// FROM is the database the plan is for: run each risky step's pre-check query against it

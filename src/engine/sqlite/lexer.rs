@@ -131,6 +131,11 @@ pub(super) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A string literal: `'text'`, inner quotes doubled.
+pub(super) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Removes the quotes of a quoted identifier or string and undoes doubled quote characters.
 fn unquote(text: &str) -> String {
     let mut chars = text.chars();
