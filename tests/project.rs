@@ -54,6 +54,34 @@ fn environment_names_stand_for_databases_and_the_schema_file_is_implied() {
     assert!(std::fs::read_to_string(&schema)
         .unwrap()
         .contains("customers"));
+
+    let out = strata_in(&nested, &["drift", "local"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let conn = rusqlite::Connection::open(dir.path().join("dev.db")).unwrap();
+    conn.execute_batch("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)")
+        .unwrap();
+    let out = strata_in(&nested, &["drift", "local", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["drift"], true);
+
+    // apply with the implied schema file brings the environment back in line.
+    let out = strata_in(
+        &nested,
+        &[
+            "apply",
+            "--to",
+            "local",
+            "--yes",
+            "--allow-hazard",
+            "data-loss",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = strata_in(&nested, &["drift", "local"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 mod apply;
 mod backup;
-mod context;
 mod check;
+mod context;
 mod diff;
 mod drift;
 mod init;
