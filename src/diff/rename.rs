@@ -48,6 +48,11 @@ pub(super) fn apply_renames<'a>(
             .position(|t| qualified(&t.schema, &t.name) == name)
     };
     for table in &target.tables {
+        let hinted =
+            table.renamed_from.is_some() || table.columns.iter().any(|c| c.renamed_from.is_some());
+        if !hinted {
+            continue;
+        }
         let new_name = qualified(&table.schema, &table.name);
         let steps_before = steps.len();
         let mut before = find(&renamed, &new_name).map(|i| renamed.tables[i].clone());
