@@ -7,7 +7,7 @@ mod constraints;
 mod create_table;
 pub mod data;
 mod inspect;
-mod lexer;
+pub(crate) mod lexer;
 pub mod render;
 
 use std::path::{Path, PathBuf};
