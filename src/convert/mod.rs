@@ -21,10 +21,11 @@ mod expressions;
 // mod pg_expressions;
 // mod postgres_to_sqlite;
 pub mod report;
-// pub mod rows;
+pub mod rows;
 pub mod settle;
 mod sqlite_objects;
 mod sqlite_to_postgres;
+mod time_strings;
 pub mod types;
 
 pub use report::{Entry, Report, Severity};
