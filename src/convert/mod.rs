@@ -18,8 +18,8 @@
 //! are of different engines, and by `strata restore` of a SQLite backup into PostgreSQL.
 
 mod expressions;
-// mod pg_expressions;
-// mod postgres_to_sqlite;
+mod pg_expressions;
+mod postgres_to_sqlite;
 pub mod report;
 pub mod rows;
 pub mod settle;
@@ -51,6 +51,12 @@ pub fn convert(source: &Schema, to: EngineKind) -> Result<Conversion> {
     match (source.engine, to) {
         (EngineKind::Sqlite, EngineKind::Postgres) => {
             let (schema, report) = sqlite_to_postgres::convert(source, POSTGRES_NAMESPACE);
+            Ok(Conversion { schema, report })
+        }
+        (EngineKind::Postgres, EngineKind::Sqlite) => {
+            let (model, mut report) = postgres_to_sqlite::convert(source);
+            let schema = settle::on_sqlite(&model)?;
+            report.validated = true;
             Ok(Conversion { schema, report })
         }
         (from, to) => Err(same_engine(from, to)),
