@@ -410,26 +410,20 @@ fn load_tables(
                             columns: entry.columns.clone(),
                             size_bytes: entry.bytes as i64,
                         };
-                        let count = match converted {
-                            Some(converted) => {
-                                let rows = converted.table(
-                                    &entry.name,
-                                    &entry.columns,
-                                    table.size_bytes,
-                                )?;
-                                if entry.segments.is_empty() {
-                                    loader.copy_in(&rows.table, &mut std::io::empty())?
-                                } else {
-                                    let stream = repo.read_segment(backup, entry, segment)?;
-                                    loader.copy_in(&rows.table, &mut rows.adapt(stream, segment))?
+                        // Across engines the rows load into the converted table, adapted.
+                        let adapted = converted
+                            .map(|c| c.table(&entry.name, &entry.columns, table.size_bytes))
+                            .transpose()?;
+                        let count = if entry.segments.is_empty() {
+                            let target = adapted.as_ref().map_or(&table, |a| &a.table);
+                            loader.copy_in(target, &mut std::io::empty())?
+                        } else {
+                            let mut stream = repo.read_segment(backup, entry, segment)?;
+                            match &adapted {
+                                Some(a) => {
+                                    loader.copy_in(&a.table, &mut a.adapt(stream, segment))?
                                 }
-                            }
-                            None if entry.segments.is_empty() => {
-                                loader.copy_in(&table, &mut std::io::empty())?
-                            }
-                            None => {
-                                let mut stream = repo.read_segment(backup, entry, segment)?;
-                                loader.copy_in(&table, &mut stream)?
+                                None => loader.copy_in(&table, &mut stream)?,
                             }
                         };
                         if let Ok(mut r) = rows.lock() {

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::snapshot::{write_output, OutputFormat};
-use super::source::read_schema;
-use crate::convert::{self, settle, Conversion, Report};
+use super::source::{read_schema, Source};
+use crate::convert::{self, settle, Conversion, Report, POSTGRES_NAMESPACE};
 use crate::engine::{self, InspectOptions};
 use crate::error::{Error, Result};
-use crate::schema::EngineKind;
+use crate::schema::{EngineKind, Schema};
 use crate::target::Target;
 
 /// An engine to convert to.
@@ -90,6 +90,31 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| OutputFormat::of_path(args.output.as_deref()));
     write_output(args.output.as_deref(), &format.render(schema))?;
     Ok(ExitCode::from(super::exit::OK))
+}
+
+/// A SQLite schema compared with a PostgreSQL one is converted first (as `strata convert`
+/// does), and when the PostgreSQL side is a live database, validated there in a rolled-back
+/// scratch schema so that definitions compare in PostgreSQL's own spelling. The report goes
+/// to stderr.
+pub(super) fn compared_with(
+    schema: Schema,
+    other: &Schema,
+    other_source: &Source,
+) -> Result<Schema> {
+    if schema.engine != EngineKind::Sqlite || other.engine != EngineKind::Postgres {
+        return Ok(schema);
+    }
+    let conversion = match other_source {
+        Source::Database(target) => {
+            let mut server = engine::open(target)?;
+            let public = other.schemas.iter().find(|s| s.name == POSTGRES_NAMESPACE);
+            settle::on_postgres(&schema, server.as_mut(), &target.display(), public.cloned())?
+        }
+        Source::File => convert::convert(&schema, EngineKind::Postgres)?,
+    };
+    eprintln!("strata: converted the SQLite schema to PostgreSQL to compare them:");
+    super::convert::write_report(&conversion.report, None, false)?;
+    Ok(conversion.schema)
 }
 
 /// The report as text or JSON, to `path` or standard error. An unvalidated conversion to

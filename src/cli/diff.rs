@@ -4,13 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::convert::compared_with;
 use super::source::{read_schema, Source};
 use crate::apply::run_prechecks;
-use crate::convert::{self, settle, POSTGRES_NAMESPACE};
 use crate::diff::{self, PlanOptions};
 use crate::engine::{self, InspectOptions};
 use crate::error::Result;
-use crate::schema::{EngineKind, Schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
@@ -45,27 +44,6 @@ pub struct DiffArgs {
     pub schemas: Vec<String>,
 }
 
-/// A SQLite schema compared with a PostgreSQL one is converted first (as `strata convert`
-/// does), and when the PostgreSQL side is a live database, validated there in a rolled-back
-/// scratch schema so that definitions compare in PostgreSQL's own spelling. The report goes
-/// to stderr.
-fn converted_for(schema: Schema, other: &Schema, other_source: &Source) -> Result<Schema> {
-    if schema.engine != EngineKind::Sqlite || other.engine != EngineKind::Postgres {
-        return Ok(schema);
-    }
-    let conversion = match other_source {
-        Source::Database(target) => {
-            let mut server = engine::open(target)?;
-            let public = other.schemas.iter().find(|s| s.name == POSTGRES_NAMESPACE);
-            settle::on_postgres(&schema, server.as_mut(), &target.display(), public.cloned())?
-        }
-        Source::File => convert::convert(&schema, EngineKind::Postgres)?,
-    };
-    eprintln!("strata: converted the SQLite schema to PostgreSQL to compare them:");
-    super::convert::write_report(&conversion.report, None, false)?;
-    Ok(conversion.schema)
-}
-
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let inspect = InspectOptions {
         schemas: args.schemas.clone(),
@@ -74,8 +52,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let (from, from_source) = read_schema(&args.from, &inspect)?;
     let (to, to_source) = read_schema(&args.to, &inspect)?;
-    let from = converted_for(from, &to, &to_source)?;
-    let to = converted_for(to, &from, &from_source)?;
+    let from = compared_with(from, &to, &to_source)?;
+    let to = compared_with(to, &from, &from_source)?;
     let read = started.elapsed();
     let dialect = engine::dialect(from.engine)?;
     let plan = diff::plan(

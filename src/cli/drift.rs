@@ -31,7 +31,8 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let (expected, _) = read_schema(&args.file, &inspect)?;
-    let (actual, _) = read_schema(&args.database, &inspect)?;
+    let (actual, actual_source) = read_schema(&args.database, &inspect)?;
+    let expected = super::convert::compared_with(expected, &actual, &actual_source)?;
     let plan = diff::plan(
         &actual,
         &expected,
