@@ -46,6 +46,13 @@ fn failed_with_2(out: &Output, what: &str) -> String {
     stderr(out)
 }
 
+/// `strata convert ARGS…`, which must succeed.
+fn convert_ok(args: &[&str]) -> Output {
+    let mut full = vec!["convert"];
+    full.extend_from_slice(args);
+    succeeded(support::strata(&full), &format!("{full:?}"))
+}
+
 /// `strata snapshot DB -o FILE`.
 fn snapshot_file(db: &str, file: &Path) {
     succeeded(
@@ -194,23 +201,19 @@ fn every_kind_converts_loads_and_snapshots_back_as_converted() {
     let sqlite = every_kind(dir.path());
     let scratch = TestDb::new("convert_validate");
     let (out, report) = (dir.path().join("pg.yaml"), dir.path().join("report.json"));
-    succeeded(
-        support::strata(&[
-            "convert",
-            path_str(&sqlite),
-            "--to",
-            "postgres",
-            "--allow-lossy",
-            "--validate",
-            &scratch.url,
-            "-o",
-            path_str(&out),
-            "--report",
-            path_str(&report),
-            "--json",
-        ]),
-        "convert --validate",
-    );
+    convert_ok(&[
+        path_str(&sqlite),
+        "--to",
+        "postgres",
+        "--allow-lossy",
+        "--validate",
+        &scratch.url,
+        "-o",
+        path_str(&out),
+        "--report",
+        path_str(&report),
+        "--json",
+    ]);
     assert_eq!(
         scratch
             .scalar_i64("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'strata_convert_%'"),
@@ -260,19 +263,15 @@ fn the_report_names_trigger_bodies_nocase_and_every_guess() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = every_kind(dir.path());
     let report = dir.path().join("report.json");
-    succeeded(
-        support::strata(&[
-            "convert",
-            path_str(&sqlite),
-            "--to",
-            "postgres",
-            "--allow-lossy",
-            "--report",
-            path_str(&report),
-            "--json",
-        ]),
-        "convert",
-    );
+    convert_ok(&[
+        path_str(&sqlite),
+        "--to",
+        "postgres",
+        "--allow-lossy",
+        "--report",
+        path_str(&report),
+        "--json",
+    ]);
     let entries = report_entries(&report);
     let audit = entries
         .iter()
@@ -344,18 +343,14 @@ fn the_plain_translation_is_sql_postgres_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = every_kind(dir.path());
     let sql = dir.path().join("schema.sql");
-    succeeded(
-        support::strata(&[
-            "convert",
-            path_str(&sqlite),
-            "--to",
-            "postgres",
-            "--allow-lossy",
-            "-o",
-            path_str(&sql),
-        ]),
-        "convert to SQL",
-    );
+    convert_ok(&[
+        path_str(&sqlite),
+        "--to",
+        "postgres",
+        "--allow-lossy",
+        "-o",
+        path_str(&sql),
+    ]);
     let db = TestDb::new("convert_plain_sql");
     db.psql_file(&sql);
     assert_eq!(
@@ -388,18 +383,14 @@ fn a_postgres_schema_converts_back_to_sqlite() {
     );
     db.execute("CREATE TYPE mood AS ENUM ('sad', 'ok'); ALTER TABLE tag ADD COLUMN feel mood");
     let back = dir.path().join("back.yaml");
-    let out = succeeded(
-        support::strata(&[
-            "convert",
-            &db.url,
-            "--to",
-            "sqlite",
-            "--allow-lossy",
-            "-o",
-            path_str(&back),
-        ]),
-        "convert to sqlite",
-    );
+    let out = convert_ok(&[
+        &db.url,
+        "--to",
+        "sqlite",
+        "--allow-lossy",
+        "-o",
+        path_str(&back),
+    ]);
     assert!(stderr(&out).contains("validated"), "{}", stderr(&out));
     let schema = strata::Schema::load(&back).unwrap();
     assert_eq!(schema.engine, strata::schema::EngineKind::Sqlite);
@@ -652,27 +643,29 @@ fn a_value_that_cannot_be_converted_names_table_row_and_column() {
 // ---------------------------------------------------------------------------------------------
 // Bad input
 
+/// `strata convert ARGS…` fails with exit code 2; its stderr.
+fn convert_refused(args: &[&str]) -> String {
+    let mut full = vec!["convert"];
+    full.extend_from_slice(args);
+    failed_with_2(&support::strata(&full), &format!("{full:?}"))
+}
+
 #[test]
 fn converting_to_the_same_engine_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = every_kind(dir.path());
-    let out = support::strata(&["convert", path_str(&sqlite), "--to", "sqlite"]);
-    let error = failed_with_2(&out, "convert to the same engine");
+    let error = convert_refused(&[path_str(&sqlite), "--to", "sqlite"]);
     assert!(error.contains("already a sqlite schema"), "{error}");
 }
 
 #[test]
 fn an_unknown_engine_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = every_kind(dir.path());
-    let out = support::strata(&["convert", path_str(&sqlite), "--to", "mysql"]);
-    let error = failed_with_2(&out, "convert to an unknown engine");
+    let error = convert_refused(&["schema.yaml", "--to", "mysql"]);
     assert!(error.contains("mysql"), "{error}");
 }
 
 #[test]
 fn a_missing_file_is_an_error() {
-    let out = support::strata(&["convert", "/no/such/schema.yaml", "--to", "postgres"]);
-    let error = failed_with_2(&out, "convert of a missing file");
+    let error = convert_refused(&["/no/such/schema.yaml", "--to", "postgres"]);
     assert!(error.contains("no such schema file"), "{error}");
 }

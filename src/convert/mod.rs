@@ -31,7 +31,10 @@ pub mod types;
 pub use report::{Entry, Report, Severity};
 
 use crate::error::{Error, Result};
-use crate::schema::{EngineKind, Schema};
+use crate::schema::{
+    Column, Constraint, EngineKind, ForeignKeyTarget, Generated, GeneratedStorage, Index, Schema,
+    Table,
+};
 
 /// The PostgreSQL schema a converted SQLite schema lives in.
 pub const POSTGRES_NAMESPACE: &str = "public";
@@ -79,3 +82,73 @@ fn same_engine(from: EngineKind, to: EngineKind) -> Error {
 
 /// The PostgreSQL version converted schemas are written for.
 pub use sqlite_to_postgres::POSTGRES_VERSION;
+
+/// A table with nothing but columns, keys, checks and indexes: what a converted table is.
+fn plain_table(
+    schema: String,
+    name: &str,
+    columns: Vec<Column>,
+    constraints: Vec<Constraint>,
+    indexes: Vec<Index>,
+    comment: Option<String>,
+) -> Table {
+    Table {
+        schema,
+        name: name.to_string(),
+        renamed_from: None,
+        unlogged: false,
+        partition_by: None,
+        partition_of: None,
+        inherits: vec![],
+        columns,
+        constraints,
+        indexes,
+        triggers: vec![],
+        rules: vec![],
+        row_level_security: false,
+        force_row_level_security: false,
+        policies: vec![],
+        replica_identity: None,
+        options: vec![],
+        without_rowid: false,
+        strict: false,
+        comment,
+        access: Default::default(),
+    }
+}
+
+/// ` ON UPDATE … ON DELETE … DEFERRABLE …` of a foreign key, as both engines write it.
+fn foreign_key_actions(target: &ForeignKeyTarget, key: &Constraint) -> String {
+    let mut text = String::new();
+    for (event, action) in [("UPDATE", &target.on_update), ("DELETE", &target.on_delete)] {
+        if action != "no action" {
+            text.push_str(&format!(" ON {event} {}", action.to_ascii_uppercase()));
+        }
+    }
+    match (key.deferrable, key.initially_deferred) {
+        (true, true) => text.push_str(" DEFERRABLE INITIALLY DEFERRED"),
+        (true, false) => text.push_str(" DEFERRABLE"),
+        _ => {}
+    }
+    text
+}
+
+/// A generated column's translated expression (always STORED: the one storage both engines
+/// have), or `None` with the column reported as left out.
+fn generated_column(
+    report: &mut Report,
+    object: &str,
+    expression: &str,
+    translated: std::result::Result<String, String>,
+) -> Option<Generated> {
+    match translated {
+        Ok(expression) => Some(Generated {
+            expression,
+            storage: GeneratedStorage::Stored,
+        }),
+        Err(reason) => {
+            report.omit("generated column", object, expression, reason);
+            None
+        }
+    }
+}

@@ -17,8 +17,8 @@ use super::report::{Report, Severity};
 use super::types;
 use crate::engine::sqlite::lexer::quote_ident;
 use crate::schema::{
-    qualified, Access, Column, Constraint, ConstraintKind, EngineKind, ForeignKeyTarget, Generated,
-    GeneratedStorage, Identity, IdentityGeneration, Index, Schema, Table, View,
+    qualified, Access, Column, Constraint, ConstraintKind, EngineKind, ForeignKeyTarget, Identity,
+    IdentityGeneration, Index, Schema, Table, View,
 };
 
 /// The SQLite version converted schemas are written for (the library's major version).
@@ -71,72 +71,69 @@ impl Converter<'_> {
     /// Names every object kind SQLite has no place for.
     fn report_unsupported(&mut self) {
         let s = self.source;
-        let omit = |report: &mut Report, kind: &str, name: String, reason: &str| {
-            report.omit(kind, name, "", reason);
-        };
-        for e in &s.extensions {
-            omit(
-                &mut self.report,
+        let named = |schema: &str, name: &str| qualified(schema, name);
+        let unsupported: Vec<(&str, Vec<String>, &str)> = vec![
+            (
                 "extension",
-                e.name.clone(),
+                s.extensions.iter().map(|e| e.name.clone()).collect(),
                 "SQLite has no extensions",
-            );
-        }
-        for c in &s.collations {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "collation",
-                qualified(&c.schema, &c.name),
+                s.collations
+                    .iter()
+                    .map(|c| named(&c.schema, &c.name))
+                    .collect(),
                 "SQLite only has BINARY, NOCASE and RTRIM",
-            );
-        }
-        for t in &s.composite_types {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "type",
-                qualified(&t.schema, &t.name),
+                s.composite_types
+                    .iter()
+                    .map(|t| named(&t.schema, &t.name))
+                    .collect(),
                 "SQLite has no composite types",
-            );
-        }
-        for t in &s.range_types {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "type",
-                qualified(&t.schema, &t.name),
+                s.range_types
+                    .iter()
+                    .map(|t| named(&t.schema, &t.name))
+                    .collect(),
                 "SQLite has no range types",
-            );
-        }
-        for q in s.sequences.iter().filter(|q| q.owned_by.is_none()) {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "sequence",
-                qualified(&q.schema, &q.name),
+                s.sequences
+                    .iter()
+                    .filter(|q| q.owned_by.is_none())
+                    .map(|q| named(&q.schema, &q.name))
+                    .collect(),
                 "SQLite has no sequences",
-            );
-        }
-        for f in &s.functions {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "function",
-                format!("{}({})", qualified(&f.schema, &f.name), f.arguments),
+                s.functions
+                    .iter()
+                    .map(|f| format!("{}({})", named(&f.schema, &f.name), f.arguments))
+                    .collect(),
                 "SQLite has no stored functions",
-            );
-        }
-        for e in &s.event_triggers {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "event trigger",
-                e.name.clone(),
+                s.event_triggers.iter().map(|e| e.name.clone()).collect(),
                 "SQLite has no event triggers",
-            );
-        }
-        for p in &s.publications {
-            omit(
-                &mut self.report,
+            ),
+            (
                 "publication",
-                p.name.clone(),
+                s.publications.iter().map(|p| p.name.clone()).collect(),
                 "SQLite has no replication",
-            );
+            ),
+        ];
+        for (kind, names, reason) in unsupported {
+            for name in names {
+                self.report.omit(kind, name, "", reason);
+            }
         }
         for d in &s.domains {
             self.report.add(
@@ -254,29 +251,14 @@ impl Converter<'_> {
             .filter(|i| i.attached_to.is_none())
             .filter_map(|i| self.index(t, i))
             .collect();
-        Some(Table {
-            schema: String::new(),
-            name: t.name.clone(),
-            renamed_from: None,
-            unlogged: false,
-            partition_by: None,
-            partition_of: None,
-            inherits: vec![],
+        Some(super::plain_table(
+            String::new(),
+            &t.name,
             columns,
             constraints,
             indexes,
-            triggers: vec![],
-            rules: vec![],
-            row_level_security: false,
-            force_row_level_security: false,
-            policies: vec![],
-            replica_identity: None,
-            options: vec![],
-            without_rowid: false,
-            strict: false,
-            comment: None,
-            access: Access::default(),
-        })
+            None,
+        ))
     }
 
     /// The enum or domain a PostgreSQL column type names, resolved to a built-in type.
@@ -386,19 +368,13 @@ impl Converter<'_> {
             }
         }
         if let Some(generated) = &c.generated {
-            match pg_expressions::expression(&generated.expression, &self.schemas) {
-                Ok(expression) => {
-                    column.generated = Some(Generated {
-                        expression,
-                        storage: GeneratedStorage::Stored,
-                    })
-                }
-                Err(reason) => {
-                    self.report
-                        .omit("generated column", &object, &generated.expression, reason);
-                    return None;
-                }
-            }
+            let translated = pg_expressions::expression(&generated.expression, &self.schemas);
+            column.generated = Some(super::generated_column(
+                &mut self.report,
+                &object,
+                &generated.expression,
+                translated,
+            )?);
         }
         Some(column)
     }
@@ -436,16 +412,9 @@ impl Converter<'_> {
 
     fn constraint(&mut self, t: &Table, c: &Constraint) -> Option<Constraint> {
         let object = format!("{}.{}", qualified(&t.schema, &t.name), c.name);
-        let list = |names: &[String]| {
-            names
-                .iter()
-                .map(|n| quote_ident(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let definition = match c.kind {
-            ConstraintKind::PrimaryKey => format!("PRIMARY KEY ({})", list(&c.columns)),
-            ConstraintKind::Unique => format!("UNIQUE ({})", list(&c.columns)),
+            ConstraintKind::PrimaryKey => format!("PRIMARY KEY ({})", quoted_list(&c.columns)),
+            ConstraintKind::Unique => format!("UNIQUE ({})", quoted_list(&c.columns)),
             ConstraintKind::Check => {
                 let body = c
                     .definition
@@ -498,18 +467,11 @@ impl Converter<'_> {
             .iter()
             .find(|t| qualified(&t.schema, &t.name) == target.table)
             .map_or_else(|| target.table.clone(), |t| t.name.clone());
-        let list = |names: &[String]| {
-            names
-                .iter()
-                .map(|n| quote_ident(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut definition = format!(
             "FOREIGN KEY ({}) REFERENCES {} ({})",
-            list(&c.columns),
+            quoted_list(&c.columns),
             quote_ident(&table),
-            list(&target.columns)
+            quoted_list(&target.columns)
         );
         if target.match_type != "simple" {
             definition.push_str(&format!(
@@ -517,16 +479,7 @@ impl Converter<'_> {
                 target.match_type.to_ascii_uppercase()
             ));
         }
-        for (event, action) in [("UPDATE", &target.on_update), ("DELETE", &target.on_delete)] {
-            if action != "no action" {
-                definition.push_str(&format!(" ON {event} {}", action.to_ascii_uppercase()));
-            }
-        }
-        match (c.deferrable, c.initially_deferred) {
-            (true, true) => definition.push_str(" DEFERRABLE INITIALLY DEFERRED"),
-            (true, false) => definition.push_str(" DEFERRABLE"),
-            _ => {}
-        }
+        definition.push_str(&super::foreign_key_actions(target, c));
         Some(Constraint {
             definition,
             references: Some(ForeignKeyTarget {
@@ -646,6 +599,15 @@ impl Converter<'_> {
             }
         }
     }
+}
+
+/// `"a", "b"`.
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| quote_ident(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 enum Resolved {

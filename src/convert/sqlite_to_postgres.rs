@@ -23,7 +23,7 @@ use super::sqlite_objects;
 use super::types::{self, ValueKind};
 use crate::engine::sqlite::lexer::{self, Token};
 use crate::schema::{
-    qualified, Access, Column, Constraint, ConstraintKind, EngineKind, ForeignKeyTarget, Generated,
+    qualified, Access, Column, Constraint, ConstraintKind, EngineKind, ForeignKeyTarget,
     GeneratedStorage, Identity, IdentityGeneration, Index, Namespace, Schema, Table,
 };
 
@@ -176,29 +176,14 @@ impl<'s> Converter<'s> {
                 Converted::Omitted => {}
             }
         }
-        Table {
-            schema: self.namespace.clone(),
-            name: t.name.clone(),
-            renamed_from: None,
-            unlogged: false,
-            partition_by: None,
-            partition_of: None,
-            inherits: vec![],
+        super::plain_table(
+            self.namespace.clone(),
+            &t.name,
             columns,
             constraints,
             indexes,
-            triggers: vec![],
-            rules: vec![],
-            row_level_security: false,
-            force_row_level_security: false,
-            policies: vec![],
-            replica_identity: None,
-            options: vec![],
-            without_rowid: false,
-            strict: false,
-            comment: t.comment.clone(),
-            access: Access::default(),
-        }
+            t.comment.clone(),
+        )
     }
 
     fn column(&mut self, t: &Table, c: &Column, scope: &Scope, in_key: bool) -> Option<Column> {
@@ -255,30 +240,26 @@ impl<'s> Converter<'s> {
             column.default = self.default(&object, default, &plan, scope);
         }
         if let Some(generated) = &c.generated {
-            match expressions::expression(&generated.expression, scope) {
-                Ok(translation) => {
-                    self.notes("generated", &object, &translation);
-                    if generated.storage == GeneratedStorage::Virtual {
-                        self.report.add(
-                            Severity::Info,
-                            "generated",
-                            &object,
-                            "VIRTUAL",
-                            "STORED",
-                            "PostgreSQL 15 only has stored generated columns",
-                        );
-                    }
-                    column.generated = Some(Generated {
-                        expression: translation.sql,
-                        storage: GeneratedStorage::Stored,
-                    });
-                }
-                Err(reason) => {
-                    self.report
-                        .omit("generated column", &object, &generated.expression, reason);
-                    return None;
-                }
+            let translated = expressions::expression(&generated.expression, scope).map(|t| {
+                self.notes("generated", &object, &t);
+                t.sql
+            });
+            if generated.storage == GeneratedStorage::Virtual && translated.is_ok() {
+                self.report.add(
+                    Severity::Info,
+                    "generated",
+                    &object,
+                    "VIRTUAL",
+                    "STORED",
+                    "PostgreSQL 15 only has stored generated columns",
+                );
             }
+            column.generated = Some(super::generated_column(
+                &mut self.report,
+                &object,
+                &generated.expression,
+                translated,
+            )?);
         }
         Some(column)
     }
@@ -530,16 +511,7 @@ impl<'s> Converter<'s> {
             self.relation(&parent.name),
             list(&target.columns)
         );
-        for (event, action) in [("UPDATE", &target.on_update), ("DELETE", &target.on_delete)] {
-            if action != "no action" {
-                definition.push_str(&format!(" ON {event} {}", action.to_ascii_uppercase()));
-            }
-        }
-        match (c.deferrable, c.initially_deferred) {
-            (true, true) => definition.push_str(" DEFERRABLE INITIALLY DEFERRED"),
-            (true, false) => definition.push_str(" DEFERRABLE"),
-            _ => {}
-        }
+        definition.push_str(&super::foreign_key_actions(target, c));
         Converted::Constraint(Constraint {
             definition,
             references: Some(ForeignKeyTarget {
