@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use super::functions::{self, clock_reading, clock_text, typed_clock};
 use super::types::{self, ValueKind};
 use crate::engine::postgres::migrate::PostgresDialect;
 use crate::engine::sqlite::lexer::{self, Token, TokenKind};
@@ -182,47 +183,6 @@ pub fn split_top_level<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> 
         parts.push(&tokens[start..]);
     }
     parts
-}
-
-/// Which clock reading a token list is: `CURRENT_TIMESTAMP`, `datetime('now')`, … as the
-/// SQLite function that formats it (`datetime`, `date`, `time`).
-fn clock_reading(tokens: &[Token<'_>]) -> Option<&'static str> {
-    match tokens {
-        [t] if t.is_keyword("CURRENT_TIMESTAMP") => Some("datetime"),
-        [t] if t.is_keyword("CURRENT_DATE") => Some("date"),
-        [t] if t.is_keyword("CURRENT_TIME") => Some("time"),
-        [f, open, now, close]
-            if open.is_punct("(")
-                && close.is_punct(")")
-                && now.kind == TokenKind::String
-                && now.name().eq_ignore_ascii_case("now") =>
-        {
-            ["datetime", "date", "time"]
-                .into_iter()
-                .find(|name| f.is_keyword(name))
-        }
-        _ => None,
-    }
-}
-
-/// SQLite's clock, in UTC, as the text its `datetime()`, `date()` or `time()` returns.
-fn clock_text(function: &str) -> String {
-    let format = match function {
-        "date" => "YYYY-MM-DD",
-        "time" => "HH24:MI:SS",
-        _ => "YYYY-MM-DD HH24:MI:SS",
-    };
-    format!("to_char((now() AT TIME ZONE 'UTC'), '{format}')")
-}
-
-/// The clock as a value of a date/time column (SQLite's clock is UTC).
-fn typed_clock(kind: ValueKind) -> &'static str {
-    match kind {
-        ValueKind::TimestampTz => "now()",
-        ValueKind::Date => "CAST((now() AT TIME ZONE 'UTC') AS date)",
-        ValueKind::Time => "CAST((now() AT TIME ZONE 'UTC') AS time)",
-        _ => "(now() AT TIME ZONE 'UTC')",
-    }
 }
 
 /// Words that are always keywords in an expression or query.
@@ -586,47 +546,9 @@ impl<'s> Translator<'s> {
         for arg in split_top_level(inner) {
             args.push(self.sub(arg)?);
         }
-        let name = t.name().to_ascii_lowercase();
-        let call = |f: &str, args: &[String]| format!("{f}({})", args.join(", "));
-        let text = match (name.as_str(), args.len()) {
-            (
-                "abs" | "avg" | "coalesce" | "count" | "length" | "lower" | "ltrim" | "nullif"
-                | "replace" | "rtrim" | "substr" | "substring" | "sum" | "trim" | "upper",
-                _,
-            ) => call(&name, &args),
-            ("max" | "min", 1) => call(&name, &args),
-            ("max", _) => call("greatest", &args),
-            ("min", _) => call("least", &args),
-            ("round", 1) => call("round", &args),
-            ("round", 2) => format!("round(CAST({} AS numeric), {})", args[0], args[1]),
-            ("ifnull", 2) => call("coalesce", &args),
-            ("instr", 2) => call("strpos", &args),
-            ("total", 1) => format!("coalesce(sum({}), 0)", args[0]),
-            ("group_concat", 1) => format!("string_agg(CAST({} AS text), ',')", args[0]),
-            ("group_concat", 2) => format!("string_agg(CAST({} AS text), {})", args[0], args[1]),
-            ("datetime" | "date" | "time", _) => {
-                return Err(format!(
-                    "{name}() with arguments other than 'now' (SQLite date modifiers have no \
-                     PostgreSQL equivalent)"
-                ))
-            }
-            ("strftime", _) => {
-                return Err(
-                    "strftime() formats differ from PostgreSQL's (rewrite it with to_char)".into(),
-                )
-            }
-            _ => {
-                return Err(format!(
-                    "function {}() has no known PostgreSQL equivalent",
-                    t.name()
-                ))
-            }
-        };
-        if name == "ifnull" || name == "instr" || name == "group_concat" {
-            self.note(format!(
-                "{name}() becomes {}",
-                text.split('(').next().unwrap_or("")
-            ));
+        let (text, note) = functions::call(&t.name(), &args)?;
+        if let Some(note) = note {
+            self.note(note);
         }
         self.emit(t.space_before, &text);
         Ok(close + 1)

@@ -4,21 +4,25 @@
 //! SQLite → PostgreSQL is the main direction (develop on SQLite, run PostgreSQL):
 //! `sqlite_to_postgres.rs` (tables, columns, keys, checks, foreign keys) and
 //! `sqlite_objects.rs` (indexes, views, triggers), over the expression translator
-//! (`expressions.rs`) and the type mapping (`types.rs`). PostgreSQL → SQLite
-//! (`postgres_to_sqlite.rs`, `pg_expressions.rs`) covers what SQLite can hold: tables, columns,
-//! keys, foreign keys, indexes, simple defaults and checks, enums as TEXT with a CHECK.
+//! (`expressions.rs`, with the function mapping in `functions.rs`) and the type mapping
+//! (`types.rs`). PostgreSQL → SQLite (`postgres_to_sqlite.rs`, over `pg_expressions.rs` and
+//! `pg_indexes.rs`) covers what SQLite can hold: tables, columns, keys, foreign keys, indexes,
+//! simple defaults and checks, enums as TEXT with a CHECK.
 //!
 //! A conversion never fails because one object cannot be translated: the object is left out
 //! and named in the report ([`Severity::Omitted`]); callers refuse such a result unless the
 //! user passed `--allow-lossy` ([`Report::check_lossless`]). `settle.rs` proves a result by
-//! loading it into a real database of the target engine and keeps that database's spelling;
-//! `rows.rs` adapts a SQLite backup's row stream to the converted PostgreSQL tables.
+//! loading it into a real database of the target engine and keeps that database's spelling.
+//! `rows.rs` adapts a SQLite backup's row stream to the converted PostgreSQL tables, value by
+//! value (`values.rs`, `time_strings.rs`).
 //!
 //! Used by `strata convert`, by `strata apply`/`diff` when the schema file and the database
 //! are of different engines, and by `strata restore` of a SQLite backup into PostgreSQL.
 
 mod expressions;
+mod functions;
 mod pg_expressions;
+mod pg_indexes;
 mod postgres_to_sqlite;
 pub mod report;
 pub mod rows;
@@ -27,6 +31,7 @@ mod sqlite_objects;
 mod sqlite_to_postgres;
 mod time_strings;
 pub mod types;
+mod values;
 
 pub use report::{Entry, Report, Severity};
 
