@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod backup;
 pub mod cli;
+pub mod convert;
 pub mod diff;
 pub mod engine;
 pub mod error;

@@ -10,12 +10,20 @@
 //! and constraints never get in the way, and no superuser rights are needed. Before anything is
 //! written the backup is verified (every chunk it needs is read and hashed), so a damaged
 //! backup fails before the target is touched.
+//!
+//! A SQLite backup restored into PostgreSQL goes through the cross-engine conversion
+//! (`crate::convert`): the converted schema is created in the same three phases, each table's
+//! row stream is adapted to its converted column types on the way in (`convert::rows`), and
+//! identity sequences are set past the highest id loaded instead of restoring SQLite's
+//! counters.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::convert::rows::{self, RowConversion};
+use crate::convert::{self, Conversion, Report};
 use crate::diff::{self, PlanOptions};
 use crate::engine::{self, DataTable, ExecuteOptions, InspectOptions, SequenceState};
 use crate::error::{Error, Result};
@@ -41,6 +49,9 @@ pub struct RestoreOptions {
     pub with_owners: bool,
     /// Role renames applied to owners and grantees: `(old, new)`.
     pub role_map: Vec<(String, String)>,
+    /// Across engines: leave out the objects the conversion cannot translate (named in the
+    /// report) instead of refusing.
+    pub allow_lossy: bool,
 }
 
 /// Rows loaded per table.
@@ -55,6 +66,15 @@ pub struct RestoreReport {
     pub backup: String,
     pub tables: Vec<TableRestored>,
     pub sequences: usize,
+    /// The conversion's report, when the backup was of another engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Report>,
+}
+
+/// A restore across engines: the converted schema and how rows load into it.
+struct CrossEngine {
+    conversion: Conversion,
+    rows: RowConversion,
 }
 
 pub fn restore(
@@ -70,21 +90,16 @@ pub fn restore(
         .clone()
         .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
     adapt_access(&mut schema, options);
+    let cross = cross_engine(&schema, backup, target, options)?;
+    if let Some(cross) = &cross {
+        schema = cross.conversion.schema.clone();
+    }
     verify_backup(repo, backup, options)?;
     // A SQLite target is a file to create (or an empty one to fill): open it for writing.
     let mut database: Box<dyn engine::Engine> = match target {
         Target::Sqlite(path) => Box::new(engine::sqlite::Sqlite::open_for_restore(path)?),
         Target::Postgres(_) => engine::open(target)?,
     };
-    if database.kind() != schema.engine {
-        return Err(Error::Unsupported(format!(
-            "backup {} is of a {} database and {} is {}: restoring across engines is not supported yet",
-            backup.id,
-            schema.engine,
-            target.display(),
-            database.kind()
-        )));
-    }
     if !options.data_only {
         check_prerequisites(database.as_mut(), &schema, target)?;
         prepare_target(database.as_mut(), target, options.clean)?;
@@ -99,8 +114,10 @@ pub fn restore(
         loader.run_script(&pre)?;
     }
     let mut tables = Vec::new();
+    let mut sequence_count = backup.manifest.all_sequences().count();
     if with_data {
-        tables = load_tables(repo, backup, database.as_ref(), options, progress)?;
+        let rows = cross.as_ref().map(|c| &c.rows);
+        tables = load_tables(repo, backup, database.as_ref(), options, progress, rows)?;
         let sequences: Vec<SequenceState> = backup
             .manifest
             .all_sequences()
@@ -110,7 +127,14 @@ pub fn restore(
                 is_called: s.is_called,
             })
             .collect();
-        loader.set_sequences(&sequences)?;
+        match &cross {
+            Some(_) => {
+                let positions = rows::identity_positions(&schema, &sequences);
+                sequence_count = positions.len();
+                loader.run_script(&positions)?;
+            }
+            None => loader.set_sequences(&sequences)?,
+        }
     }
     if !options.data_only {
         loader.run_script(&post)?;
@@ -119,8 +143,42 @@ pub fn restore(
     Ok(RestoreReport {
         backup: backup.id.to_string(),
         tables,
-        sequences: backup.manifest.all_sequences().count(),
+        sequences: sequence_count,
+        conversion: cross.map(|c| Report {
+            // The target's server accepted the converted schema.
+            validated: !options.data_only,
+            ..c.conversion.report
+        }),
     })
+}
+
+/// The conversion a backup of another engine needs (SQLite into PostgreSQL), refused when it
+/// would leave objects out and the user did not allow it.
+fn cross_engine(
+    schema: &Schema,
+    backup: &Backup,
+    target: &Target,
+    options: &RestoreOptions,
+) -> Result<Option<CrossEngine>> {
+    let target_engine = match target {
+        Target::Sqlite(_) => EngineKind::Sqlite,
+        Target::Postgres(_) => EngineKind::Postgres,
+    };
+    match (schema.engine, target_engine) {
+        (from, to) if from == to => Ok(None),
+        (EngineKind::Sqlite, EngineKind::Postgres) => {
+            let conversion = convert::convert(schema, EngineKind::Postgres)?;
+            conversion.report.check_lossless(options.allow_lossy)?;
+            let rows = RowConversion::new(schema, &conversion.schema);
+            Ok(Some(CrossEngine { conversion, rows }))
+        }
+        (from, to) => Err(Error::Unsupported(format!(
+            "backup {} is of a {from} database and {} is {to}: only SQLite backups can be \
+             restored across engines (into PostgreSQL)",
+            backup.id,
+            target.display()
+        ))),
+    }
 }
 
 /// Proves the backup complete and intact before the target is touched.
@@ -311,6 +369,7 @@ fn load_tables(
     database: &dyn engine::Engine,
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
+    converted: Option<&RowConversion>,
 ) -> Result<Vec<TableRestored>> {
     let entries: Vec<_> = backup
         .manifest
@@ -351,11 +410,21 @@ fn load_tables(
                             columns: entry.columns.clone(),
                             size_bytes: entry.bytes as i64,
                         };
+                        // Across engines the rows load into the converted table, adapted.
+                        let adapted = converted
+                            .map(|c| c.table(&entry.name, &entry.columns, table.size_bytes))
+                            .transpose()?;
                         let count = if entry.segments.is_empty() {
-                            loader.copy_in(&table, &mut std::io::empty())?
+                            let target = adapted.as_ref().map_or(&table, |a| &a.table);
+                            loader.copy_in(target, &mut std::io::empty())?
                         } else {
                             let mut stream = repo.read_segment(backup, entry, segment)?;
-                            loader.copy_in(&table, &mut stream)?
+                            match &adapted {
+                                Some(a) => {
+                                    loader.copy_in(&a.table, &mut a.adapt(stream, segment))?
+                                }
+                                None => loader.copy_in(&table, &mut stream)?,
+                            }
                         };
                         if let Ok(mut r) = rows.lock() {
                             r[e] += count;

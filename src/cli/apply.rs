@@ -47,9 +47,15 @@ pub struct ApplyArgs {
     /// for another connection to finish writing.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
-    /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...]}.
+    /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...],
+    /// "conversion": {...} when the file was converted from another engine}.
     #[arg(long)]
     pub json: bool,
+    /// When the schema file is of another engine (a SQLite snapshot applied to PostgreSQL):
+    /// leave out the objects that cannot be translated (named in the report) instead of
+    /// refusing.
+    #[arg(long)]
+    pub allow_lossy: bool,
 }
 
 fn parse_hazard(s: &str) -> std::result::Result<HazardKind, String> {
@@ -100,6 +106,15 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
         online: args.online,
     };
     let mut prepared = apply::prepare(&desired, &target, reviewed, &plan_options, &inspect)?;
+    if let (Some(conversion), false) = (&prepared.conversion, args.json) {
+        eprintln!(
+            "strata: {} is a {} schema file; converted it for {} (same as `strata convert`):",
+            file.display(),
+            desired.engine,
+            prepared.current.engine
+        );
+        super::convert::write_report(&conversion.report, None, false)?;
+    }
     let prechecks = if args.dry_run {
         apply::run_prechecks(prepared.engine.as_mut(), &prepared.plan)?
     } else {
@@ -116,8 +131,11 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
         }
     }
     if prepared.plan.is_empty() || args.dry_run {
-        print_outcome(args.json, &prepared.plan, &prechecks, false);
+        print_outcome(args.json, &prepared, &prechecks, false);
         return Ok(ExitCode::from(super::exit::OK));
+    }
+    if let Some(conversion) = &prepared.conversion {
+        conversion.report.check_lossless(args.allow_lossy)?;
     }
     let allowed = Allowed {
         all: args.allow_all_hazards,
@@ -137,17 +155,25 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
             target.display()
         );
     }
-    print_outcome(args.json, &prepared.plan, &prechecks, true);
+    print_outcome(args.json, &prepared, &prechecks, true);
     Ok(ExitCode::from(super::exit::OK))
 }
 
-fn print_outcome(json: bool, plan: &Plan, prechecks: &[apply::PrecheckResult], applied: bool) {
+fn print_outcome(
+    json: bool,
+    prepared: &apply::Prepared,
+    prechecks: &[apply::PrecheckResult],
+    applied: bool,
+) {
     if json {
-        let document = serde_json::json!({
+        let mut document = serde_json::json!({
             "applied": applied,
-            "plan": plan,
+            "plan": prepared.plan,
             "prechecks": prechecks,
         });
+        if let Some(conversion) = &prepared.conversion {
+            document["conversion"] = serde_json::json!(conversion.report);
+        }
         println!("{}", serde_json::to_string_pretty(&document).expect("JSON"));
     }
 }

@@ -5,6 +5,7 @@ mod apply;
 mod backup;
 mod check;
 mod context;
+mod convert;
 mod diff;
 mod drift;
 mod init;
@@ -49,6 +50,9 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Check that a database still matches its schema file (exit 1 when it drifted).
     Drift(drift::DriftArgs),
+    /// Convert a schema to another engine (SQLite ⇄ PostgreSQL), reporting every mapping
+    /// that is a choice, a guess or a loss.
+    Convert(convert::ConvertArgs),
     /// Create an empty backup repository.
     Init(init::InitArgs),
     /// Write a commented starter project file (strata.toml): schema file, repository and
@@ -93,6 +97,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Init(args) => init::run(args),
         Command::InitProject(args) => init_project::run(args),
         Command::Backup(args) => backup::run(args),

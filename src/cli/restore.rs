@@ -44,9 +44,14 @@ pub struct RestoreArgs {
     /// Rename a role while restoring owners, grants and policies: OLD=NEW (repeatable).
     #[arg(long = "role-map", value_name = "OLD=NEW", value_parser = parse_role_map)]
     pub role_map: Vec<(String, String)>,
-    /// Print the per-table report as JSON.
+    /// Print the per-table report as JSON (with the conversion's report under "conversion"
+    /// when the backup is of another engine).
     #[arg(long)]
     pub json: bool,
+    /// Restoring a SQLite backup into PostgreSQL: leave out the objects the conversion cannot
+    /// translate (named in the report) instead of refusing.
+    #[arg(long)]
+    pub allow_lossy: bool,
 }
 
 fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
@@ -71,6 +76,7 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         no_verify: args.no_verify,
         with_owners: args.with_owners,
         role_map: args.role_map.clone(),
+        allow_lossy: args.allow_lossy,
     };
     let on_terminal = std::io::stderr().is_terminal() && !args.json;
     let progress = |t: &TableRestored| {
@@ -79,6 +85,13 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         }
     };
     let report = restore::restore(&repo, &backup, &target, &options, &progress)?;
+    if let (Some(conversion), false) = (&report.conversion, args.json) {
+        eprintln!(
+            "strata: the backup is of a {} database; its schema was converted for {}:",
+            conversion.from, conversion.to
+        );
+        super::convert::write_report(conversion, None, false)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
     } else {

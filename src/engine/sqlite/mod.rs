@@ -11,7 +11,7 @@ mod create_table;
 pub mod data;
 mod execute;
 mod inspect;
-mod lexer;
+pub(crate) mod lexer;
 pub mod migrate;
 mod migrate_table;
 mod rebuild;
