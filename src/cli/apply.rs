@@ -22,6 +22,13 @@ pub struct ApplyArgs {
     /// The database to change: URL, SQLite file or an environment of strata.toml.
     #[arg(long)]
     pub to: String,
+    #[command(flatten)]
+    pub options: ApplyOptions,
+}
+
+/// How a desired schema is applied (shared by `apply` and `promote`).
+#[derive(Debug, Args)]
+pub struct ApplyOptions {
     /// Print the plan (and the pre-check counts) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -93,7 +100,23 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
         None => super::context::schema_file()?,
     };
     let desired = Schema::load(&file)?;
-    let target = super::context::database(&args.to)?;
+    apply_schema(
+        &desired,
+        &file.display().to_string(),
+        &args.to,
+        &args.options,
+    )
+}
+
+/// Shows the plan that makes database `to` match `desired` (described as `origin` in
+/// messages), then applies it as the options say.
+pub(crate) fn apply_schema(
+    desired: &Schema,
+    origin: &str,
+    to: &str,
+    args: &ApplyOptions,
+) -> Result<ExitCode> {
+    let target = super::context::database(to)?;
     let reviewed = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -105,13 +128,11 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
     let plan_options = PlanOptions {
         online: args.online,
     };
-    let mut prepared = apply::prepare(&desired, &target, reviewed, &plan_options, &inspect)?;
+    let mut prepared = apply::prepare(desired, &target, reviewed, &plan_options, &inspect)?;
     if let (Some(conversion), false) = (&prepared.conversion, args.json) {
         eprintln!(
-            "strata: {} is a {} schema file; converted it for {} (same as `strata convert`):",
-            file.display(),
-            desired.engine,
-            prepared.current.engine
+            "strata: {origin} is a {} schema; converted it for {} (same as `strata convert`):",
+            desired.engine, prepared.current.engine
         );
         super::convert::write_report(&conversion.report, None, false)?;
     }
@@ -142,12 +163,12 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
         kinds: args.allow_hazards.iter().copied().collect(),
     };
     apply::check_hazards(&prepared.plan, &allowed)?;
-    confirm(&args, &target, prepared.plan.steps.len())?;
+    confirm(args, &target, prepared.plan.steps.len())?;
     let options = ExecuteOptions {
         lock_timeout: args.lock_timeout,
         inspect,
     };
-    apply::execute(&mut prepared, &desired, &options)?;
+    apply::execute(&mut prepared, desired, &options)?;
     if !args.json {
         eprintln!(
             "strata: applied {} step(s) to {}",
@@ -179,7 +200,7 @@ fn print_outcome(
 }
 
 /// Asks on a terminal; without one, `--yes` is required.
-fn confirm(args: &ApplyArgs, target: &Target, steps: usize) -> Result<()> {
+fn confirm(args: &ApplyOptions, target: &Target, steps: usize) -> Result<()> {
     if args.yes {
         return Ok(());
     }

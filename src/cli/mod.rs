@@ -12,6 +12,7 @@ mod init;
 mod init_project;
 mod list;
 mod plan_text;
+mod promote;
 mod prune;
 mod repair;
 mod restore;
@@ -50,6 +51,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Check that a database still matches its schema file (exit 1 when it drifted).
     Drift(drift::DriftArgs),
+    /// Make one environment's schema match another's (staging → prod), as `apply` does.
+    Promote(promote::PromoteArgs),
     /// Convert a schema to another engine (SQLite ⇄ PostgreSQL), reporting every mapping
     /// that is a choice, a guess or a loss.
     Convert(convert::ConvertArgs),
@@ -97,6 +100,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
+        Command::Promote(args) => promote::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Init(args) => init::run(args),
         Command::InitProject(args) => init_project::run(args),
