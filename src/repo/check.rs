@@ -19,7 +19,7 @@ use super::id::{BackupId, BlobId, Id, PackId};
 use super::index::Index;
 use super::layout;
 use super::manifest::{Backup, Segment, TableEntry};
-use super::pack::{decode_blob, decode_pack, FOOTER_LEN};
+use super::pack::{decode_blob, decode_pack, tail_len};
 use super::reader::load_blob;
 use super::Repository;
 
@@ -228,6 +228,7 @@ impl Checker<'_> {
         let index = Arc::clone(&self.index);
         let index = index.read().unwrap_or_else(|p| p.into_inner());
         let mut reported: HashSet<(String, Option<PackId>, BlobId)> = HashSet::new();
+        let tail = tail_len(self.repo.crypto());
         for table in &backup.manifest.tables {
             self.check_totals(backup, table);
             for blob in table.segments.iter().flat_map(|s| &s.chunks) {
@@ -236,7 +237,7 @@ impl Checker<'_> {
                     None => Some((ProblemKind::MissingBlob, None, "not in the index")),
                     Some(loc) => match self.packs.get(&loc.pack) {
                         None => Some((ProblemKind::MissingPack, Some(loc.pack), "pack is missing")),
-                        Some(size) if entry_end(&loc.entry) + FOOTER_LEN as u64 > *size => Some((
+                        Some(size) if entry_end(&loc.entry) + tail as u64 > *size => Some((
                             ProblemKind::DamagedPack,
                             Some(loc.pack),
                             "pack is shorter than the index says (truncated)",
@@ -321,7 +322,8 @@ impl Checker<'_> {
     }
 
     fn locate_pack_damage(&self, bytes: &[u8]) -> String {
-        let entries = match decode_pack(bytes) {
+        let crypto = self.repo.crypto();
+        let entries = match decode_pack(bytes, crypto) {
             Ok(entries) => entries,
             Err(reason) => return format!("content does not match its id; {reason}"),
         };
@@ -331,7 +333,8 @@ impl Checker<'_> {
             .filter(|entry| {
                 let start = entry.offset as usize;
                 let stored = &bytes[start..start + entry.length as usize];
-                !decode_blob(entry, stored).is_ok_and(|plain| hasher.blob_id(&plain) == entry.id)
+                !decode_blob(entry, stored, crypto)
+                    .is_ok_and(|plain| hasher.blob_id(&plain) == entry.id)
             })
             .map(|entry| entry.id.short())
             .collect();
@@ -376,13 +379,14 @@ impl Checker<'_> {
         let index = Arc::clone(&self.index);
         let store = self.repo.store();
         let hasher = self.repo.id_hasher();
+        let crypto = self.repo.crypto();
         let mut faults = Vec::new();
         let mut content = blake3::Hasher::new();
         let mut bytes = 0u64;
         let mut intact = true;
         let mut noted_packs = HashSet::new();
         for blob in &segment.chunks {
-            match load_blob(store, &index, hasher, blob) {
+            match load_blob(store, &index, hasher, crypto, blob) {
                 Ok(plain) => {
                     self.report.bytes_read += plain.len() as u64;
                     bytes += plain.len() as u64;
