@@ -6,7 +6,9 @@ mod backup;
 mod diff;
 mod drift;
 mod init;
+mod key;
 mod list;
+mod password;
 mod plan_text;
 mod restore;
 mod show;
@@ -39,8 +41,11 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Check that a database still matches its schema file (exit 1 when it drifted).
     Drift(drift::DriftArgs),
-    /// Create an empty backup repository.
+    /// Create an empty backup repository (encrypted with a passphrase unless
+    /// --insecure-no-encryption).
     Init(init::InitArgs),
+    /// Manage the passphrases of an encrypted repository: add, list, remove, passwd.
+    Key(key::KeyArgs),
     /// Back up a database (one consistent snapshot) into a repository.
     Backup(backup::BackupArgs),
     /// List the backups in a repository.
@@ -71,6 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Init(args) => init::run(args),
+        Command::Key(args) => key::run(args),
         Command::Backup(args) => backup::run(args),
         Command::List(args) => list::run(args),
         Command::Show(args) => show::run(args),

@@ -36,7 +36,7 @@ pub struct CheckOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProblemKind {
-    /// An index file or a pack trailer met while loading the index is damaged.
+    /// An index file, a pack trailer met while loading the index, or a key file is damaged.
     DamagedObject,
     /// A manifest cannot be read.
     DamagedBackup,
@@ -155,6 +155,7 @@ pub(crate) fn run(repo: &Repository, options: &CheckOptions) -> RepoResult<Check
         segments_read: HashMap::new(),
     };
     checker.load_index_problems();
+    checker.check_key_files()?;
     checker.list_packs()?;
     let backups = checker.load_backups(options.backups.as_deref())?;
     checker.report.backups_checked = backups.len();
@@ -193,6 +194,17 @@ impl Checker<'_> {
             }
             self.problem(problem);
         }
+    }
+
+    /// Every key file of an encrypted repository must still be readable.
+    fn check_key_files(&mut self) -> RepoResult<()> {
+        for (name, reason) in super::key::damaged_key_files(self.repo.store())? {
+            self.problem(Problem {
+                object: Some(name),
+                ..Problem::new(ProblemKind::DamagedObject, reason)
+            });
+        }
+        Ok(())
     }
 
     fn list_packs(&mut self) -> RepoResult<()> {

@@ -47,6 +47,11 @@ impl Passphrase {
         self.0.is_empty()
     }
 
+    /// Whether two passphrases are the same (a prompt's confirmation).
+    pub fn same_as(&self, other: &Passphrase) -> bool {
+        *self.0 == *other.0
+    }
+
     fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
@@ -349,6 +354,15 @@ fn load_key_files(store: &dyn Store) -> RepoResult<Vec<(KeyId, Result<KeyFile, S
     Ok(files)
 }
 
+/// Key files that cannot be read (damaged content or an unknown format), with the reason:
+/// `check` reports them, since a damaged key file is a passphrase that no longer works.
+pub(crate) fn damaged_key_files(store: &dyn Store) -> RepoResult<Vec<(String, String)>> {
+    Ok(load_key_files(store)?
+        .into_iter()
+        .filter_map(|(id, file)| file.err().map(|reason| (layout::key_name(&id), reason)))
+        .collect())
+}
+
 /// One key file as `strata key list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyInfo {
@@ -394,6 +408,8 @@ impl Repository {
     pub fn remove_key(&self, prefix: &str) -> RepoResult<KeyId> {
         let current = self.unlocked_key()?;
         let id = self.resolve_key(prefix)?;
+        let _lock = self.lock(LockKind::Exclusive, "key remove")?;
+        self.check_not_last(&id)?;
         if id == current {
             return Err(RepoError::Invalid(format!(
                 "{}: key {} is the one this passphrase opens; use `strata key passwd` to change it, or open the repository with another passphrase to remove it",
@@ -401,8 +417,7 @@ impl Repository {
                 id.short()
             )));
         }
-        let _lock = self.lock(LockKind::Exclusive, "key remove")?;
-        self.delete_key(&id)?;
+        self.store().delete(&layout::key_name(&id))?;
         Ok(id)
     }
 
@@ -421,8 +436,8 @@ impl Repository {
         Ok(new)
     }
 
-    /// Deletes a key file unless it is the last readable one.
-    fn delete_key(&self, id: &KeyId) -> RepoResult<()> {
+    /// Refuses to remove the last readable key file.
+    fn check_not_last(&self, id: &KeyId) -> RepoResult<()> {
         let others = load_key_files(self.store())?
             .into_iter()
             .filter(|(other, file)| other != id && file.is_ok())
@@ -434,7 +449,6 @@ impl Repository {
                 id.short()
             )));
         }
-        self.store().delete(&layout::key_name(id))?;
         Ok(())
     }
 
