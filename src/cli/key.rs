@@ -191,7 +191,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
 
 /// `64 MiB`, or `8 KiB` for sizes that are not whole mebibytes.
 fn kib(memory_kib: u32) -> String {
-    if memory_kib % 1024 == 0 {
+    if memory_kib.is_multiple_of(1024) {
         format!("{} MiB", memory_kib / 1024)
     } else {
         format!("{memory_kib} KiB")
