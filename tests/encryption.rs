@@ -9,23 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-use support::{strata, strata_command, TestDb, TEST_PASSPHRASE};
+use support::{describe, files_under, strata, strata_command, text, TestDb, TEST_PASSPHRASE};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
 
 fn ok(args: &[&str]) -> Output {
     let out = strata(args);
@@ -56,6 +43,19 @@ fn assert_error(out: &Output, needles: &[&str]) {
     assert!(!err.contains("panicked"), "{err}");
     for needle in needles {
         assert!(err.contains(needle), "{needle:?} not in: {err}");
+    }
+}
+
+/// Exit 1 (damage found) with a report on stdout that contains every one of `needles`.
+fn assert_damage(out: &Output, needles: &[&str]) {
+    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    let report = text(&out.stdout);
+    for needle in needles {
+        assert!(
+            report.contains(needle),
+            "{needle:?} not in: {}",
+            describe(out)
+        );
     }
 }
 
@@ -102,19 +102,6 @@ impl Repo {
         }
         strata(&args)
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn file_name(path: &Path) -> String {
@@ -198,32 +185,41 @@ fn a_new_repository_is_encrypted_and_its_config_only_says_how_to_unlock() {
     assert_eq!(key["kdf"]["memory_kib"], 8, "{key}");
 }
 
-#[test]
-fn nothing_can_be_read_without_the_passphrase() {
-    let src = small_db("nopass_src", 100);
+/// Every command that reads the repository fails with exit 2 and `needs` in its message when
+/// `STRATA_PASSWORD` is `passphrase`, and restore writes nothing.
+fn every_command_is_refused(hint: &str, passphrase: Option<&str>, needs: &[&str]) {
+    let src = small_db(&format!("{hint}_src"), 100);
     let repo = Repo::new(&[]);
     let id = repo.backup(&src.url)["id"].as_str().unwrap().to_string();
-    let dst = TestDb::new("nopass_dst");
+    let dst = TestDb::new(&format!("{hint}_dst"));
     for args in [
-        vec!["list", "--repo", repo.s()],
+        vec!["list", "--repo", repo.s(), "--json"],
         vec!["show", &id, "--repo", repo.s()],
         vec!["verify", "--repo", repo.s(), "--read-data"],
         vec!["restore", &id, "--repo", repo.s(), "--to", &dst.url],
         vec!["backup", &src.url, "--repo", repo.s()],
         vec!["key", "list", "--repo", repo.s()],
     ] {
-        let out = with_passphrase(None, &args);
-        assert_error(
-            &out,
-            &[
-                "encrypted and needs its passphrase",
-                "STRATA_PASSWORD",
-                "--password-file",
-            ],
-        );
+        let out = with_passphrase(passphrase, &args);
+        assert_error(&out, needs);
+        assert_error(&out, &[repo.s()]);
     }
     assert_eq!(user_tables(&dst), 0);
+}
+
+#[test]
+fn nothing_can_be_read_without_the_passphrase() {
+    every_command_is_refused(
+        "nopass",
+        None,
+        &[
+            "encrypted and needs its passphrase",
+            "STRATA_PASSWORD",
+            "--password-file",
+        ],
+    );
     // The library refuses too, and says why.
+    let repo = Repo::new(&[]);
     let store = strata::store::from_location(repo.s()).unwrap();
     let err = strata::repo::Repository::open(store).err().unwrap();
     assert!(err.to_string().contains("needs its passphrase"), "{err}");
@@ -231,20 +227,11 @@ fn nothing_can_be_read_without_the_passphrase() {
 
 #[test]
 fn a_wrong_passphrase_is_a_clear_error_and_never_garbage() {
-    let src = small_db("wrongpass_src", 100);
-    let repo = Repo::new(&[]);
-    let id = repo.backup(&src.url)["id"].as_str().unwrap().to_string();
-    let dst = TestDb::new("wrongpass_dst");
-    for args in [
-        vec!["list", "--repo", repo.s(), "--json"],
-        vec!["show", &id, "--repo", repo.s()],
-        vec!["restore", &id, "--repo", repo.s(), "--to", &dst.url],
-        vec!["verify", "--repo", repo.s()],
-    ] {
-        let out = with_passphrase(Some("not the passphrase"), &args);
-        assert_error(&out, &["wrong passphrase", repo.s()]);
-    }
-    assert_eq!(user_tables(&dst), 0);
+    every_command_is_refused(
+        "wrongpass",
+        Some("not the passphrase"),
+        &["wrong passphrase"],
+    );
 }
 
 #[test]
@@ -427,17 +414,10 @@ fn a_flipped_byte_in_a_pack_fails_authentication_and_restore_refuses_before_writ
     for at in [100, -30, -2] {
         flip(&pack, at);
         let out = repo.verify(true);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "flip at {at}: {}",
-            describe(&out)
-        );
-        assert!(
-            text(&out.stdout).contains(&file_name(&pack)),
-            "{}",
-            describe(&out)
-        );
+        assert_damage(&out, &[&file_name(&pack)]);
+        if at == 100 {
+            assert_damage(&out, &["authentication failed"]);
+        }
         let dst = TestDb::new("flip_pack_dst");
         let restore = strata(&["restore", &id, "--repo", repo.s(), "--to", &dst.url]);
         assert_eq!(restore.status.code(), Some(2), "{}", describe(&restore));
@@ -456,19 +436,11 @@ fn a_damaged_or_forged_index_file_or_manifest_is_named() {
     assert_eq!(file_name(&manifest), id);
 
     let forged_index = forge(&index, 40);
-    let out = repo.verify(false);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let report = text(&out.stdout);
-    assert!(
-        report.contains(&format!("index/{}", file_name(&forged_index))),
-        "{report}"
-    );
-    assert!(report.contains("authentication failed"), "{report}");
+    let index_name = format!("index/{}", file_name(&forged_index));
+    assert_damage(&repo.verify(false), &[&index_name, "authentication failed"]);
 
     flip(&manifest, 50);
-    let out = repo.verify(false);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(text(&out.stdout).contains(&id[..8]), "{}", describe(&out));
+    assert_damage(&repo.verify(false), &[&id[..8]]);
     let forged_manifest = forge(&manifest, 60);
     let list = strata(&["list", "--repo", repo.s()]);
     assert!(
@@ -503,13 +475,7 @@ fn a_damaged_key_file_is_named() {
     let other = repo.path.join("keys").join(&other_id);
     // The other key file is damaged: verify says which, the current passphrase still works.
     flip(&other, 30);
-    let out = repo.verify(false);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains(&format!("keys/{other_id}")),
-        "{}",
-        describe(&out)
-    );
+    assert_damage(&repo.verify(false), &[&format!("keys/{other_id}")]);
     let listed = json(&["key", "list", "--repo", repo.s(), "--json"]);
     assert!(listed.to_string().contains("damaged"), "{listed}");
     // With only a damaged key file left, opening names it.

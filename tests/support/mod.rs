@@ -301,6 +301,38 @@ pub fn strata(args: &[&str]) -> Output {
     strata_command(args).output().expect("could not run strata")
 }
 
+/// Bytes as text, for messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A command's exit code, stdout and stderr, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// Every file below `dir` (none if it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Opens (and unlocks with [`TEST_PASSPHRASE`]) the repository at `path` through the library.
 pub fn open_repo(path: &Path) -> strata::repo::Repository {
     let store = strata::store::from_location(path.to_str().expect("UTF-8 path")).unwrap();
