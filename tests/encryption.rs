@@ -452,6 +452,21 @@ fn a_damaged_or_forged_index_file_or_manifest_is_named() {
 }
 
 #[test]
+fn modified_sealed_parameters_in_config_fail_authentication() {
+    let repo = Repo::new(&[]);
+    let path = repo.path.join("config");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut parameters: Vec<char> = config["parameters"].as_str().unwrap().chars().collect();
+    parameters[40] = if parameters[40] == 'A' { 'B' } else { 'A' };
+    config["parameters"] = parameters.into_iter().collect::<String>().into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    assert_error(
+        &strata(&["list", "--repo", repo.s()]),
+        &["damaged repository config", "authentication failed"],
+    );
+}
+
+#[test]
 fn a_damaged_key_file_is_named() {
     let repo = Repo::new(&[]);
     let mut add = strata_command(&["key", "add", "--repo", repo.s()]);

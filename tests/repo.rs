@@ -640,53 +640,61 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// Backs `data` up twice, reads it back and checks it, printing MB/s and MB per CPU-second.
+fn measure_repository(label: &str, repo: &Repository, data: &[u8]) -> Backup {
+    let mb = data.len() as f64 / 1e6;
+    let timed = |what: &str, run: &mut dyn FnMut()| {
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        run();
+        let secs = start.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu;
+        println!(
+            "{label}, {what}: {mb:.0} MB in {secs:.2} s = {:.0} MB/s ({cpu:.2} CPU-s, {:.0} MB per CPU-s)",
+            mb / secs,
+            mb / cpu
+        );
+    };
+    let mut first = None;
+    timed("first backup (all new)", &mut || {
+        first = Some(backup(repo, &[("public.big", data)]).0)
+    });
+    let first = first.unwrap();
+    timed("second backup (all known)", &mut || {
+        let (_, summaries) = backup(repo, &[("public.big", data)]);
+        assert_eq!(summaries[0].new_bytes, 0);
+    });
+    timed("read back", &mut || {
+        let table = first.manifest.table("public.big").unwrap();
+        let mut reader = repo.read_stream(&first, table).unwrap();
+        let read = std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        assert_eq!(read as usize, data.len());
+    });
+    timed("check --read-data", &mut || {
+        let options = CheckOptions {
+            read_data: true,
+            backups: None,
+        };
+        assert!(repo.check(&options).unwrap().is_ok());
+    });
+    println!(
+        "{label}: {:.1} MB stored for {mb:.0} MB ({:.1}x)",
+        first.manifest.stats.stored_bytes as f64 / 1e6,
+        data.len() as f64 / first.manifest.stats.stored_bytes as f64
+    );
+    first
+}
+
 /// Writer and reader throughput (MB/s of input) and the chunk size distribution.
 /// Run with `cargo test --release --test repo -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn measure_throughput_and_chunk_sizes() {
     let data = rows(0, 4_500_000, 42);
-    let mb = data.len() as f64 / 1e6;
-    let dir = tempfile::tempdir().unwrap();
-    let repo = new_repo(dir.path());
-
-    let timed = |label: &str, data: &[u8]| {
-        let (start, cpu) = (Instant::now(), cpu_seconds());
-        let (saved, summaries) = backup(&repo, &[("public.big", data)]);
-        let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu;
-        println!(
-            "{label}: {mb:.0} MB in {secs:.2} s = {:.0} MB/s ({cpu:.2} CPU-s, {:.0} MB per CPU-s); new {:.1} MB, stored {:.1} MB",
-            mb / secs,
-            mb / cpu,
-            summaries[0].new_bytes as f64 / 1e6,
-            saved.manifest.stats.stored_bytes as f64 / 1e6
-        );
-        saved
-    };
-    let first = timed("first backup (all new)", &data);
-    timed("second backup (all known)", &data);
-
-    let start = Instant::now();
-    let table = first.manifest.table("public.big").unwrap();
-    let mut reader = repo.read_stream(&first, table).unwrap();
-    let read = std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(read as usize, data.len());
-    println!("read back: {:.0} MB/s", mb / secs);
-
-    let start = Instant::now();
-    let report = repo
-        .check(&CheckOptions {
-            read_data: true,
-            backups: None,
-        })
-        .unwrap();
-    assert!(report.is_ok());
-    println!(
-        "check --read-data: {:.0} MB/s of table data",
-        mb / start.elapsed().as_secs_f64()
-    );
+    let plain_dir = tempfile::tempdir().unwrap();
+    measure_repository("unencrypted", &new_repo(plain_dir.path()), &data);
+    let sealed_dir = tempfile::tempdir().unwrap();
+    let repo = init_encrypted(sealed_dir.path(), Config::new());
+    measure_repository("encrypted", &repo, &data);
 
     let mut sizes = Vec::new();
     let mut chunker = Chunker::new(&ChunkerParams::default());
@@ -707,10 +715,5 @@ fn measure_throughput_and_chunk_sizes() {
         pct(50),
         pct(90),
         sizes[sizes.len() - 1] / 1024
-    );
-    println!(
-        "compression: {:.1} MB stored for {mb:.0} MB ({:.1}x)",
-        first.manifest.stats.stored_bytes as f64 / 1e6,
-        data.len() as f64 / first.manifest.stats.stored_bytes as f64
     );
 }
