@@ -190,7 +190,8 @@ impl Config {
             pack_size: self.pack_size,
         })
         .unwrap_or_default();
-        let sealed = Crypto::seal_bound(key, ObjectKind::Parameters, &self.id.0, &parameters)
+        let sealed = key
+            .seal(ObjectKind::Parameters, &self.id.0, &parameters)
             .map_err(|e| RepoError::Invalid(e.to_string()))?;
         let stored = SealedConfig {
             format: ENCRYPTED_FORMAT,
@@ -326,7 +327,8 @@ impl StoredConfig {
             location: location.to_string(),
             reason,
         };
-        let plain = Crypto::open_bound(key, ObjectKind::Parameters, &id.0, &sealed)
+        let plain = key
+            .open(ObjectKind::Parameters, &id.0, &sealed)
             .map_err(|e| damaged(format!("sealed parameters: {e}")))?;
         let p: Parameters = serde_json::from_slice(&plain)
             .map_err(|e| damaged(format!("sealed parameters: {e}")))?;

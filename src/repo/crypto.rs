@@ -174,6 +174,27 @@ impl MasterKey {
         &self.bytes
     }
 
+    /// Seals with `context` added to the associated data (the sealed config parameters are
+    /// bound to the repository id).
+    pub(crate) fn seal(
+        &self,
+        kind: ObjectKind,
+        context: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        self.sealing.seal(kind, context, plaintext)
+    }
+
+    /// Opens what [`MasterKey::seal`] sealed with the same `context`.
+    pub(crate) fn open(
+        &self,
+        kind: ObjectKind,
+        context: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        self.sealing.open(kind, context, sealed)
+    }
+
     /// The key of the keyed BLAKE3 that names blobs.
     pub fn id_key(&self) -> Zeroizing<[u8; 32]> {
         let mut key = Zeroizing::new([0u8; 32]);
@@ -214,7 +235,7 @@ impl Crypto {
     pub fn seal(&self, kind: ObjectKind, plaintext: Vec<u8>) -> Result<Vec<u8>, SealError> {
         match self {
             Crypto::None => Ok(plaintext),
-            Crypto::Keyed(key) => key.sealing.seal(kind, b"", &plaintext),
+            Crypto::Keyed(key) => key.seal(kind, b"", &plaintext),
         }
     }
 
@@ -222,28 +243,8 @@ impl Crypto {
     pub fn open<'a>(&self, kind: ObjectKind, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, String> {
         match self {
             Crypto::None => Ok(Cow::Borrowed(stored)),
-            Crypto::Keyed(key) => key.sealing.open(kind, b"", stored).map(Cow::Owned),
+            Crypto::Keyed(key) => key.open(kind, b"", stored).map(Cow::Owned),
         }
-    }
-
-    /// Seals with extra associated data (the repository parameters are bound to its id).
-    pub(crate) fn seal_bound(
-        key: &MasterKey,
-        kind: ObjectKind,
-        context: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, SealError> {
-        key.sealing.seal(kind, context, plaintext)
-    }
-
-    /// Opens what [`Crypto::seal_bound`] sealed.
-    pub(crate) fn open_bound(
-        key: &MasterKey,
-        kind: ObjectKind,
-        context: &[u8],
-        sealed: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        key.sealing.open(kind, context, sealed)
     }
 }
 
