@@ -6,9 +6,12 @@
 #   2. restore into an empty database: `strata restore` vs `pg_restore -j 2` (the anchor) vs the
 #      floor (psql: pre-data schema, `\copy … FROM` of the same rows, post-data keys/indexes);
 #   3. incremental: a second `strata backup` of the unchanged database vs the COPY floor;
-# plus the bytes each stores and strata's peak RSS.
+# plus the bytes each stores and strata's peak RSS. Strata's repositories are encrypted, as
+# `strata init` makes them by default (so every strata command also derives its key with the
+# default Argon2id parameters); --insecure-no-encryption measures unencrypted ones instead.
 #
-#   bench/backup.sh [--scale N] [--rounds R] [--tiny] [--no-build] [--results-dir DIR]
+#   bench/backup.sh [--scale N] [--rounds R] [--tiny] [--no-build] [--insecure-no-encryption]
+#                   [--results-dir DIR]
 #
 # Exit status: non-zero if the build, the cluster, the load, a contender, or a correctness check
 # (every restore's row counts, keys and indexes; every backup's tables and rows) fails. Never
@@ -25,6 +28,8 @@ usage: bench/backup.sh [options]
   --rounds R         timed rounds per contender, alternating, at least 3 (default 5)
   --tiny             smoke run: scale 1, 3 rounds (CI; timings meaningless)
   --no-build         do not run `cargo build --release` (use $STRATA_BIN or target/release)
+  --insecure-no-encryption
+                     unencrypted strata repositories (default: encrypted, as `strata init`)
   --results-dir DIR  where the JSON results go (default bench/results)
 EOF
 }
@@ -34,6 +39,8 @@ rounds=5
 tiny=0
 build=1
 jobs=2
+init_flags=()
+encryption=xchacha20-poly1305
 results_dir=$here/results
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -41,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
     --tiny) tiny=1; scale=1; rounds=3; shift ;;
     --no-build) build=0; shift ;;
+    --insecure-no-encryption) init_flags=(--insecure-no-encryption); encryption=none; shift ;;
     --results-dir) results_dir=${2:?--results-dir needs a directory}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "backup.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -56,6 +64,9 @@ sq() { local s=${1//\'/\'\"\'\"\'}; printf "'%s'" "$s"; } # quote for measure.py
 # No libpq/Strata environment defaults that one contender might honour and the other not.
 unset PGOPTIONS PGSERVICE PGSERVICEFILE PGSSLMODE PGAPPNAME PGTARGETSESSIONATTRS
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSFILE STRATA_TIMINGS
+# The passphrase of the benchmark's repositories; new keys get the default KDF parameters.
+unset STRATA_PASSWORD_FILE STRATA_PASSWORD_COMMAND STRATA_TEST_INSECURE_KDF
+export STRATA_PASSWORD=strata-bench-passphrase
 
 # --- build -----------------------------------------------------------------------------------
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
@@ -103,7 +114,7 @@ echo "source: ${#tables[@]} tables, $total_rows rows ($(python3 -c 'import json,
 
 # --- reference artifacts (untimed) -----------------------------------------------------------
 step "reference artifacts (untimed): a strata repository, a pg_dump -Fd directory, COPY files"
-"$strata" init "$work/ref_repo" >/dev/null
+"$strata" init "${init_flags[@]}" "$work/ref_repo" >/dev/null
 "$strata" backup "$url" --repo "$work/ref_repo" --jobs "$jobs" --json >"$work/ref_backup.json"
 python3 "$here/lib/check_backup.py" "$work/expect.json" "$work/ref_backup.json"
 backup_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/ref_backup.json")
@@ -166,6 +177,7 @@ git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n "$(git -C "$repo" status --porcelain 2>/dev/null | head -1)" ]]; then git_rev+="-dirty"; fi
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo || true)
 meta=(--meta "scale=$scale" --meta "tiny=$tiny" --meta "utc=$stamp" --meta "jobs=$jobs"
+    --meta "encryption=$encryption"
     --meta "nproc=$(nproc)" --meta "kernel=$(uname -r)" --meta "cpu=$cpu_model"
     --meta "postgres=$(bench_psql -d postgres -At -c 'SELECT version()')"
     --meta "pg_dump=$("$pg_dump" --version)"
@@ -178,7 +190,7 @@ echo "### full backup (pgbench scale $scale; output bytes = what is stored: repo
 python3 "$here/lib/measure.py" \
     --rounds "$rounds" --anchor pg_dump_Fc --server-pid "$BENCH_POSTMASTER_PID" \
     --contender "strata=$(sq "$strata") backup $(sq "$url") --repo $(sq "$work/b_strata") --jobs $jobs" \
-    --before "strata=$(q "$strata") init $(q "$work/b_strata") >/dev/null" \
+    --before "strata=$(q "$strata") init ${init_flags[*]} $(q "$work/b_strata") >/dev/null" \
     --output "strata=$work/b_strata" --after "strata=$(strata_check_list "$work/b_strata")" \
     --contender "pg_dump_Fc=$(sq "$pg_dump") -Fc -f $(sq "$work/b.fc") $(sq "$url")" \
     --output "pg_dump_Fc=$work/b.fc" --after "pg_dump_Fc=$(dump_complete "$work/b.fc")" \

@@ -8,28 +8,15 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{strata, TestDb};
+use support::{describe, files_under, strata, text, TestDb};
 
 // ---------------------------------------------------------------- helpers
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
 
 /// Runs strata and insists on success.
 fn ok(args: &[&str]) -> Output {
@@ -94,11 +81,22 @@ impl Repo {
         Repo { _dir: dir, path }
     }
 
+    /// A repository whose packs are `pack_size` bytes, so that some are stored long before a
+    /// backup ends.
+    fn with_pack_size(pack_size: u32) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo");
+        let mut config = strata::repo::Config::new();
+        config.pack_size = pack_size;
+        support::init_repo_with(&path, config);
+        Repo { _dir: dir, path }
+    }
+
     fn s(&self) -> &str {
         self.path.to_str().unwrap()
     }
 
-    /// Rewrites one key of `config` (e.g. a smaller `pack_size`, a newer `format`).
+    /// Rewrites one key of `config`'s clear part (e.g. a newer `format`).
     fn set_config(&self, key: &str, value: Value) {
         let file = self.path.join("config");
         let mut config: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -127,22 +125,6 @@ fn make_writable(path: &Path) {
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
     std::fs::set_permissions(path, perms).unwrap();
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Every file under `dir` with its bytes, to prove that nothing was written.
@@ -775,11 +757,10 @@ fn a_backup_killed_halfway_leaves_no_backup_a_valid_repository_and_reusable_chun
          INSERT INTO public.events
              SELECT i, md5(i::text) || md5((i * 3)::text) FROM generate_series(1, 300000) i;",
     );
-    let repo = Repo::new();
     // Small packs, so that some are stored long before the backup ends.
-    repo.set_config("pack_size", serde_json::json!(65536));
+    let repo = Repo::with_pack_size(65536);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+    let mut child = support::strata_command(&[])
         .args([
             "backup",
             &src.url,
@@ -1090,7 +1071,7 @@ fn a_big_table_is_read_in_parts_by_several_workers_and_restores_identically() {
          INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g;",
     );
     let repo = Repo::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+    let out = support::strata_command(&[])
         .args([
             "backup",
             &src.url,
