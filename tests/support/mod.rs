@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+pub mod backup_suite;
+pub mod repo;
+pub mod s3;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -276,13 +280,15 @@ impl TestDb {
     }
 }
 
-/// Runs the `strata` binary with `args`.
+/// Runs the `strata` binary with `args`; once this test binary has started the S3 test server,
+/// with the environment that reaches it ([`s3::S3Server::env`]).
 pub fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .env_remove("PGPASSWORD")
-        .output()
-        .expect("could not run strata")
+    strata_command(args).output().expect("could not run strata")
+}
+
+/// The command [`strata`] runs, to add environment or run it in the background.
+pub fn strata_command(args: &[&str]) -> Command {
+    s3::strata_command(args, &s3::shared_env())
 }
 
 /// The repository root.
