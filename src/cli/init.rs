@@ -9,7 +9,9 @@ use crate::repo::Repository;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where the repository lives: a local directory (created if missing; must be empty).
+    /// Where the repository lives: a local directory (created if missing; must be empty) or
+    /// s3://BUCKET/PREFIX (the bucket must exist; credentials, region and endpoint from the
+    /// AWS_* variables, see the README).
     pub repo: String,
     /// Print the result as JSON: {"repository": "...", "id": "..."}.
     #[arg(long)]

@@ -122,8 +122,8 @@ impl<'r> Writer<'r> {
         });
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
         let (packs, full_packs) = mpsc::sync_channel::<PackBuilder>(1);
-        // Each storer holds one pack while it uploads, plus one waits in the queue: memory
-        // stays bounded by (storers + 1) packs besides the one being filled.
+        // Each storer holds one pack while it uploads and one waits in the queue; a worker that
+        // fills another waits for room. Memory stays bounded by storers + 1 + workers packs.
         let full_packs = Arc::new(Mutex::new(full_packs));
         let storers = (0..repo.store().upload_concurrency().max(1))
             .map(|n| {

@@ -83,7 +83,8 @@ impl S3Options {
                 "STRATA_S3_UPLOADS" => options.uploads = Some(positive(key, &value)?),
                 "STRATA_S3_RETRIES" => options.retries = Some(number(key, &value)?),
                 "STRATA_S3_RETRY_SECONDS" => options.retry_seconds = Some(number(key, &value)?),
-                _ if key.starts_with("AWS_") => {
+                // An empty variable counts as unset, as in most tools.
+                _ if key.starts_with("AWS_") && !value.is_empty() => {
                     options.aws.insert(key.to_ascii_lowercase(), value);
                 }
                 _ => {}
@@ -178,6 +179,19 @@ impl S3Store {
                     "invalid key prefix {prefix:?} (empty, `.` or `..` parts are not allowed)"
                 ))
             })?;
+        }
+        if let Some(endpoint) = options.endpoint() {
+            // The values object_store takes for true.
+            let allowed = options
+                .aws
+                .get("aws_allow_http")
+                .map(|v| v.to_ascii_lowercase());
+            let allowed = matches!(allowed.as_deref(), Some("1" | "true" | "on" | "yes" | "y"));
+            if endpoint.starts_with("http://") && !allowed {
+                return Err(bad(format!(
+                    "the endpoint {endpoint} is plain HTTP; set AWS_ALLOW_HTTP=true to use it"
+                )));
+            }
         }
         let mut builder = AmazonS3Builder::new()
             .with_client_options(
@@ -442,6 +456,9 @@ mod tests {
             let err = open(url).unwrap_err().to_string();
             assert!(err.contains(reason), "{url}: {err}");
         }
+        let plain_http = S3Options::from_pairs([("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+        let err = S3Store::open("s3://b", &plain_http.unwrap()).unwrap_err();
+        assert!(err.to_string().contains("AWS_ALLOW_HTTP=true"), "{err}");
     }
 
     #[test]
