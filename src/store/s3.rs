@@ -248,7 +248,9 @@ impl S3Store {
         if self.prefix.is_empty() {
             return Some(key.to_string());
         }
-        key.strip_prefix(self.prefix.as_str())?
+        // Compare with the prefix as object_store encodes it in keys.
+        let prefix = Path::from(self.prefix.as_str());
+        key.strip_prefix(prefix.as_ref())?
             .strip_prefix('/')
             .map(str::to_string)
     }

@@ -178,6 +178,19 @@ fn wait_ready(port: u16) -> bool {
     false
 }
 
+/// `hint` in lower-case ASCII letters and digits, anything else replaced by `other`.
+pub fn lowercase_name(hint: &str, other: char) -> String {
+    hint.chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                other
+            }
+        })
+        .collect()
+}
+
 /// A database of its own for one test.
 pub struct TestDb {
     pub name: String,
@@ -189,16 +202,7 @@ impl TestDb {
     pub fn new(hint: &str) -> TestDb {
         let c = cluster();
         let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let clean: String = hint
-            .chars()
-            .map(|ch| {
-                if ch.is_ascii_alphanumeric() {
-                    ch.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let clean = lowercase_name(hint, '_');
         let name = format!("t{n}_{clean}");
         let mut admin = postgres::Client::connect(
             &format!(

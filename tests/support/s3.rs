@@ -99,17 +99,7 @@ impl S3Server {
     /// Creates a fresh bucket named after `hint` and returns its name.
     pub fn bucket(&self, hint: &str) -> String {
         let n = BUCKETS.fetch_add(1, Ordering::SeqCst);
-        let clean: String = hint
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .take(40)
-            .collect();
+        let clean: String = super::lowercase_name(hint, '-').chars().take(40).collect();
         let name = format!("t{n}-{}", clean.trim_matches('-'));
         let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
         let (stdin, stdout) = &mut *control;
