@@ -10,7 +10,9 @@ use crate::repo::{Config, RepoError, Repository};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where the repository lives: a local directory (created if missing; must be empty).
+    /// Where the repository lives: a local directory (created if missing; must be empty) or
+    /// s3://BUCKET/PREFIX (the bucket must exist; credentials, region and endpoint from the
+    /// AWS_* variables, see the README).
     pub repo: String,
     #[command(flatten)]
     pub password: PasswordArgs,

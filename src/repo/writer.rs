@@ -4,9 +4,10 @@
 //! table stream ([`TableWriter`], an `io::Write`) is chunked, hashed and deduplicated on the
 //! caller's thread; only new chunks are copied and queued (a bounded queue, so memory stays
 //! bounded) for the workers, which compress them, seal them (encrypted repositories) and
-//! append them to the current pack. A full
-//! pack goes to a storer thread (so slow storage never stalls compression), which stores it and
-//! adds it to the in-memory index; an index file is stored every [`INDEX_EVERY_PACKS`] packs
+//! append them to the current pack. A full pack goes to the storer threads (so slow storage
+//! never stalls compression; as many as the store runs uploads in parallel, one for a local
+//! disk, several for object storage), which store it and add it to the in-memory index; an
+//! index file is stored every [`INDEX_EVERY_PACKS`] packs
 //! and at commit. [`Writer::commit`] stores the manifest last, so a
 //! writer dropped or killed before it leaves no backup, only packs that the next writer reuses.
 //!
@@ -85,9 +86,10 @@ pub struct Writer<'r> {
     shared: Arc<Shared>,
     jobs: Option<SyncSender<Job>>,
     workers: Vec<JoinHandle<()>>,
-    /// Full packs on their way to the storer thread.
+    /// Full packs on their way to the storer threads.
     packs: Option<SyncSender<PackBuilder>>,
-    storer: Option<JoinHandle<()>>,
+    /// Empty once the writer has finished (committed or dropped).
+    storers: Vec<JoinHandle<()>>,
     lock: Option<Lock>,
     started: Instant,
 }
@@ -155,12 +157,17 @@ impl<'r> Writer<'r> {
         });
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
         let (packs, full_packs) = mpsc::sync_channel::<PackBuilder>(1);
-        let storer = {
-            let shared = Arc::clone(&shared);
-            spawn("strata-store".into(), move || {
-                run_storer(&shared, full_packs)
-            })?
-        };
+        // Each storer holds one pack while it uploads and one waits in the queue; a worker that
+        // fills another waits for room. Memory stays bounded by storers + 1 + workers packs.
+        let full_packs = Arc::new(Mutex::new(full_packs));
+        let storers = (0..repo.store().upload_concurrency().max(1))
+            .map(|n| {
+                let (shared, full_packs) = (Arc::clone(&shared), Arc::clone(&full_packs));
+                spawn(format!("strata-store-{n}"), move || {
+                    run_storer(&shared, &full_packs)
+                })
+            })
+            .collect::<RepoResult<Vec<_>>>()?;
         let (jobs, receiver) = mpsc::sync_channel::<Job>(threads * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         let workers = (0..threads)
@@ -182,7 +189,7 @@ impl<'r> Writer<'r> {
             jobs: Some(jobs),
             workers,
             packs: Some(packs),
-            storer: Some(storer),
+            storers,
             lock,
             started: Instant::now(),
         })
@@ -302,10 +309,10 @@ impl<'r> Writer<'r> {
         }
     }
 
-    /// Closes the pack queue (the workers' ends are gone) and waits for the storer.
+    /// Closes the pack queue (the workers' ends are gone) and waits for the storers.
     fn stop_storer(&mut self) {
         self.packs = None;
-        if let Some(storer) = self.storer.take() {
+        for storer in self.storers.drain(..) {
             let _ = storer.join();
         }
     }
@@ -339,7 +346,7 @@ impl Drop for Writer<'_> {
     /// An uncommitted writer stores no manifest; packs already stored get an index file (best
     /// effort) so the next backup finds them cheaply.
     fn drop(&mut self) {
-        if self.storer.is_none() {
+        if self.storers.is_empty() {
             return;
         }
         self.shared.cancelled.store(true, Ordering::Relaxed);
@@ -564,10 +571,14 @@ fn run_worker(shared: &Shared, jobs: &Mutex<Receiver<Job>>, packs: &SyncSender<P
     }
 }
 
-/// Stores full packs, in the order the workers finish them. A cancelled writer's full packs
-/// are still stored: they are complete, and the next backup reuses them.
-fn run_storer(shared: &Shared, packs: Receiver<PackBuilder>) {
-    for pack in packs {
+/// Stores full packs as the workers finish them (each storer thread one at a time). A cancelled
+/// writer's full packs are still stored: they are complete, and the next backup reuses them.
+fn run_storer(shared: &Shared, packs: &Mutex<Receiver<PackBuilder>>) {
+    loop {
+        let pack = match lock(packs).recv() {
+            Ok(pack) => pack,
+            Err(_) => return,
+        };
         if shared.failed.load(Ordering::Relaxed) {
             continue;
         }
