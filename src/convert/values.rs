@@ -8,6 +8,7 @@
 //! canonical integer or REAL form is that number.
 
 use super::types::ValueKind;
+use crate::engine::sqlite::data::{decode_escape, hex_value as hex_digit};
 
 /// How one column's values are adapted.
 #[derive(Debug, Clone)]
@@ -286,15 +287,6 @@ fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn hex_bytes(hex: &[u8]) -> Vec<u8> {
     hex.chunks_exact(2)
         .map(|p| hex_digit(p[0]).unwrap_or(0) * 16 + hex_digit(p[1]).unwrap_or(0))
@@ -314,41 +306,7 @@ fn unescape(raw: &[u8]) -> Vec<u8> {
         }
         let next = raw[i + 1];
         i += 2;
-        match next {
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'0'..=b'7' => {
-                let mut value = u32::from(next - b'0');
-                for _ in 0..2 {
-                    match raw.get(i) {
-                        Some(&d @ b'0'..=b'7') => {
-                            value = value * 8 + u32::from(d - b'0');
-                            i += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                out.push((value & 0xff) as u8);
-            }
-            b'x' => match raw.get(i).and_then(|&h| hex_digit(h)) {
-                Some(high) => {
-                    i += 1;
-                    match raw.get(i).and_then(|&h| hex_digit(h)) {
-                        Some(low) => {
-                            i += 1;
-                            out.push(high * 16 + low);
-                        }
-                        None => out.push(high),
-                    }
-                }
-                None => out.push(b'x'),
-            },
-            other => out.push(other),
-        }
+        decode_escape(next, raw, &mut i, &mut out);
     }
     out
 }

@@ -551,7 +551,48 @@ fn canonical_real(s: &str) -> Option<f64> {
     (value.is_finite() && format!("{value:?}") == s).then_some(value)
 }
 
-fn hex_value(b: u8) -> Option<u8> {
+/// Appends what the COPY text escape `\\next` stands for (`raw[*i..]` holds what follows
+/// `next`, consumed as far as an octal or hex escape reaches): `\b \f \n \r \t \v`, `\ooo`,
+/// `\xhh`; any other escaped character stands for itself.
+pub(crate) fn decode_escape(next: u8, raw: &[u8], i: &mut usize, out: &mut Vec<u8>) {
+    match next {
+        b'b' => out.push(8),
+        b'f' => out.push(12),
+        b'n' => out.push(b'\n'),
+        b'r' => out.push(b'\r'),
+        b't' => out.push(b'\t'),
+        b'v' => out.push(11),
+        b'0'..=b'7' => {
+            let mut value = u32::from(next - b'0');
+            for _ in 0..2 {
+                match raw.get(*i) {
+                    Some(&d @ b'0'..=b'7') => {
+                        value = value * 8 + u32::from(d - b'0');
+                        *i += 1;
+                    }
+                    _ => break,
+                }
+            }
+            out.push((value & 0xff) as u8);
+        }
+        b'x' => match raw.get(*i).and_then(|&h| hex_value(h)) {
+            Some(high) => {
+                *i += 1;
+                match raw.get(*i).and_then(|&h| hex_value(h)) {
+                    Some(low) => {
+                        *i += 1;
+                        out.push(high * 16 + low);
+                    }
+                    None => out.push(high),
+                }
+            }
+            None => out.push(b'x'),
+        },
+        other => out.push(other),
+    }
+}
+
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
@@ -604,44 +645,10 @@ fn parse_line(
                     return Err("the line ends with a lone backslash".into());
                 };
                 i += 2;
-                match next {
-                    b'b' => data.push(8),
-                    b'f' => data.push(12),
-                    b'n' => data.push(b'\n'),
-                    b'r' => data.push(b'\r'),
-                    b't' => data.push(b'\t'),
-                    b'v' => data.push(11),
-                    b'0'..=b'7' => {
-                        if i - 2 == raw_start {
-                            text = true;
-                        }
-                        let mut value = u32::from(next - b'0');
-                        for _ in 0..2 {
-                            match raw.get(i) {
-                                Some(&d @ b'0'..=b'7') => {
-                                    value = value * 8 + u32::from(d - b'0');
-                                    i += 1;
-                                }
-                                _ => break,
-                            }
-                        }
-                        data.push((value & 0xff) as u8);
-                    }
-                    b'x' => match raw.get(i).and_then(|&h| hex_value(h)) {
-                        Some(high) => {
-                            i += 1;
-                            match raw.get(i).and_then(|&h| hex_value(h)) {
-                                Some(low) => {
-                                    i += 1;
-                                    data.push(high * 16 + low);
-                                }
-                                None => data.push(high),
-                            }
-                        }
-                        None => data.push(b'x'),
-                    },
-                    other => data.push(other),
+                if matches!(next, b'0'..=b'7') && i - 2 == raw_start {
+                    text = true;
                 }
+                decode_escape(next, raw, &mut i, data);
             }
             _ => {
                 data.push(b);
