@@ -7,11 +7,13 @@
 pub mod apply;
 pub mod backup;
 pub mod cli;
+pub mod copy;
 pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod repo;
 pub mod restore;
+pub mod sanitize;
 pub mod schema;
 pub mod store;
 pub mod target;

@@ -11,8 +11,9 @@
 //! written the backup is verified (every chunk it needs is read and hashed), so a damaged
 //! backup fails before the target is touched.
 
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -41,6 +42,62 @@ pub struct RestoreOptions {
     pub with_owners: bool,
     /// Role renames applied to owners and grantees: `(old, new)`.
     pub role_map: Vec<(String, String)>,
+    /// Rewrites every table's rows on their way into the target (sanitizing, see
+    /// [`crate::sanitize`]); `None` loads them as they are.
+    pub rows: Option<Arc<dyn RowTransform>>,
+}
+
+/// Rewrites rows between the source and the target. Every table's COPY text passes through
+/// [`RowTransform::rows`] before the loader sees a byte of it; [`RowTransform::before_load`]
+/// runs on the empty tables and [`RowTransform::after_load`] once every row is in, before
+/// keys and indexes are built.
+pub trait RowTransform: Send + Sync + std::fmt::Debug {
+    /// The stream the loader reads instead of `rows` (COPY text of `table`, in its columns).
+    fn rows<'a>(&'a self, table: &DataTable, rows: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>>;
+    /// Statements run in one transaction before any row is loaded (e.g. checks).
+    fn before_load(&self) -> Vec<String>;
+    /// Statements run in one transaction after the rows are loaded (e.g. row filters).
+    fn after_load(&self) -> Vec<String>;
+}
+
+/// Where the rows of a load come from: a backup's segments, or a live database's export.
+pub trait RowSource: Sync {
+    /// The tables that have rows, in the source's order.
+    fn tables(&self) -> Vec<SourceTable>;
+    /// A reader for one loading thread (a database session, for a live source).
+    fn reader(&self) -> Result<Box<dyn PartReader + '_>>;
+}
+
+/// A table of a [`RowSource`]: its stream, in how many parts, and how many rows it holds.
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    pub table: DataTable,
+    /// Parts that can be loaded at once (at least 1).
+    pub parts: usize,
+    /// Rows the source holds, when it knows (checked once every part is loaded).
+    pub rows: Option<u64>,
+}
+
+/// Streams parts of a source's tables.
+pub trait PartReader {
+    /// Hands part `part` of table number `table` (an index into [`RowSource::tables`]) to
+    /// `load` as COPY text; returns what `load` returned.
+    fn read(
+        &mut self,
+        table: usize,
+        part: usize,
+        load: &mut dyn FnMut(&mut dyn Read) -> Result<u64>,
+    ) -> Result<u64>;
+}
+
+/// What a load writes: a schema, its rows and its sequence positions.
+pub struct Load<'a> {
+    /// Names the source in messages (`backup 7b11705a`, a database).
+    pub source: String,
+    pub schema: &'a Schema,
+    /// `None`: the schema only.
+    pub rows: Option<&'a dyn RowSource>,
+    pub sequences: &'a [SequenceState],
 }
 
 /// Rows loaded per table.
@@ -71,6 +128,41 @@ pub fn restore(
         .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
     adapt_access(&mut schema, options);
     verify_backup(repo, backup, options)?;
+    let with_data = !options.schema_only && backup.manifest.kind != BackupKind::SchemaOnly;
+    let sequences: Vec<SequenceState> = backup
+        .manifest
+        .all_sequences()
+        .map(|s| SequenceState {
+            name: s.name.clone(),
+            last_value: s.last_value,
+            is_called: s.is_called,
+        })
+        .collect();
+    let rows = BackupRows { repo, backup };
+    let load = Load {
+        source: format!("backup {}", backup.id),
+        schema: &schema,
+        rows: with_data.then_some(&rows as &dyn RowSource),
+        sequences: &sequences,
+    };
+    let tables = load_into(target, &load, options, progress)?;
+    Ok(RestoreReport {
+        backup: backup.id.to_string(),
+        tables,
+        sequences: backup.manifest.all_sequences().count(),
+    })
+}
+
+/// Creates `load.schema` in `target` and fills it, in three phases: pre-data, the rows (on
+/// `options.jobs` sessions), post-data. Shared by restore and copy. Returns the rows loaded
+/// per table, sorted by table.
+pub fn load_into(
+    target: &Target,
+    load: &Load<'_>,
+    options: &RestoreOptions,
+    progress: &(dyn Fn(&TableRestored) + Sync),
+) -> Result<Vec<TableRestored>> {
+    let schema = load.schema;
     // A SQLite target is a file to create (or an empty one to fill): open it for writing.
     let mut database: Box<dyn engine::Engine> = match target {
         Target::Sqlite(path) => Box::new(engine::sqlite::Sqlite::open_for_restore(path)?),
@@ -78,49 +170,89 @@ pub fn restore(
     };
     if database.kind() != schema.engine {
         return Err(Error::Unsupported(format!(
-            "backup {} is of a {} database and {} is {}: restoring across engines is not supported yet",
-            backup.id,
+            "{} is of a {} database and {} is {}: restoring across engines is not supported yet",
+            load.source,
             schema.engine,
             target.display(),
             database.kind()
         )));
     }
     if !options.data_only {
-        check_prerequisites(database.as_mut(), &schema, target)?;
+        check_prerequisites(database.as_mut(), schema, target)?;
         prepare_target(database.as_mut(), target, options.clean)?;
     }
     let (pre, post) = match schema.engine {
-        EngineKind::Sqlite => engine::sqlite::render::creation_phases(&schema),
-        EngineKind::Postgres => split_phases(database.dialect()?.creation_script(&schema)),
+        EngineKind::Sqlite => engine::sqlite::render::creation_phases(schema),
+        EngineKind::Postgres => split_phases(database.dialect()?.creation_script(schema)),
     };
     let mut loader = database.loader()?;
-    let with_data = !options.schema_only && backup.manifest.kind != BackupKind::SchemaOnly;
     if !options.data_only {
         loader.run_script(&pre)?;
     }
     let mut tables = Vec::new();
-    if with_data {
-        tables = load_tables(repo, backup, database.as_ref(), options, progress)?;
-        let sequences: Vec<SequenceState> = backup
-            .manifest
-            .all_sequences()
-            .map(|s| SequenceState {
-                name: s.name.clone(),
-                last_value: s.last_value,
-                is_called: s.is_called,
-            })
-            .collect();
-        loader.set_sequences(&sequences)?;
+    if let Some(rows) = load.rows {
+        if let Some(transform) = &options.rows {
+            loader.run_script(&transform.before_load())?;
+        }
+        tables = load_tables(rows, database.as_ref(), options, progress)?;
+        loader.set_sequences(load.sequences)?;
+        if let Some(transform) = &options.rows {
+            loader.run_script(&transform.after_load())?;
+        }
     }
     if !options.data_only {
         loader.run_script(&post)?;
     }
     tables.sort_by(|a, b| a.table.cmp(&b.table));
-    Ok(RestoreReport {
-        backup: backup.id.to_string(),
-        tables,
-        sequences: backup.manifest.all_sequences().count(),
-    })
+    Ok(tables)
+}
+
+/// A backup's table segments, read (and verified chunk by chunk) from the repository.
+struct BackupRows<'a> {
+    repo: &'a Repository,
+    backup: &'a Backup,
+}
+
+impl RowSource for BackupRows<'_> {
+    fn tables(&self) -> Vec<SourceTable> {
+        self.backup
+            .manifest
+            .tables
+            .iter()
+            .map(|entry| SourceTable {
+                table: DataTable {
+                    name: entry.name.clone(),
+                    columns: entry.columns.clone(),
+                    size_bytes: entry.bytes as i64,
+                },
+                parts: entry.segments.len().max(1),
+                rows: Some(entry.rows),
+            })
+            .collect()
+    }
+
+    fn reader(&self) -> Result<Box<dyn PartReader + '_>> {
+        Ok(Box::new(BackupRows {
+            repo: self.repo,
+            backup: self.backup,
+        }))
+    }
+}
+
+impl PartReader for BackupRows<'_> {
+    fn read(
+        &mut self,
+        table: usize,
+        part: usize,
+        load: &mut dyn FnMut(&mut dyn Read) -> Result<u64>,
+    ) -> Result<u64> {
+        let entry = &self.backup.manifest.tables[table];
+        if entry.segments.is_empty() {
+            return load(&mut std::io::empty());
+        }
+        let mut stream = self.repo.read_segment(self.backup, entry, part)?;
+        load(&mut stream)
+    }
 }
 
 /// Proves the backup complete and intact before the target is touched.
@@ -302,29 +434,28 @@ pub fn split_phases(statements: Vec<Statement>) -> (Vec<String>, Vec<String>) {
     (sql, post)
 }
 
-/// Loads every table's rows on `jobs` sessions. A table backed up in several parts is loaded
-/// part by part, on several sessions at once (PostgreSQL allows concurrent COPY into one
-/// table); the row counts are checked against the backup's once all parts are in.
+/// Loads every table's rows on `jobs` sessions. A table in several parts is loaded part by
+/// part, on several sessions at once (PostgreSQL allows concurrent COPY into one table); the
+/// row counts are checked against the source's once all parts are in.
 fn load_tables(
-    repo: &Repository,
-    backup: &Backup,
+    source: &dyn RowSource,
     database: &dyn engine::Engine,
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
 ) -> Result<Vec<TableRestored>> {
-    let entries: Vec<_> = backup
-        .manifest
-        .tables
-        .iter()
-        .filter(|t| crate::backup::selected(&options.tables, &t.name))
+    let entries: Vec<(usize, SourceTable)> = source
+        .tables()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| crate::backup::selected(&options.tables, &t.table.name))
         .collect();
-    // One task per segment, biggest tables first.
+    // One task per part, biggest tables first.
     let mut tasks: Vec<(usize, usize)> = entries
         .iter()
         .enumerate()
-        .flat_map(|(e, entry)| (0..entry.segments.len().max(1)).map(move |s| (e, s)))
+        .flat_map(|(e, (_, entry))| (0..entry.parts.max(1)).map(move |s| (e, s)))
         .collect();
-    tasks.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].bytes), e, s));
+    tasks.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].1.table.size_bytes), e, s));
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<u64>> = Mutex::new(vec![0; entries.len()]);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -337,26 +468,24 @@ fn load_tables(
             let (next, rows, failure, entries, tasks) = (&next, &rows, &failure, &entries, &tasks);
             scope.spawn(move || {
                 let mut run = || -> Result<()> {
+                    let mut reader = source.reader()?;
                     loop {
                         if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                             return Ok(());
                         }
-                        let Some(&(e, segment)) = tasks.get(next.fetch_add(1, Ordering::SeqCst))
+                        let Some(&(e, part)) = tasks.get(next.fetch_add(1, Ordering::SeqCst))
                         else {
                             return Ok(());
                         };
-                        let entry = entries[e];
-                        let table = DataTable {
-                            name: entry.name.clone(),
-                            columns: entry.columns.clone(),
-                            size_bytes: entry.bytes as i64,
-                        };
-                        let count = if entry.segments.is_empty() {
-                            loader.copy_in(&table, &mut std::io::empty())?
-                        } else {
-                            let mut stream = repo.read_segment(backup, entry, segment)?;
-                            loader.copy_in(&table, &mut stream)?
-                        };
+                        let (index, entry) = &entries[e];
+                        let table = &entry.table;
+                        let count =
+                            reader.read(*index, part, &mut |stream| match &options.rows {
+                                Some(transform) => {
+                                    loader.copy_in(table, &mut transform.rows(table, stream)?)
+                                }
+                                None => loader.copy_in(table, stream),
+                            })?;
                         if let Ok(mut r) = rows.lock() {
                             r[e] += count;
                         }
@@ -377,15 +506,15 @@ fn load_tables(
         .into_inner()
         .map_err(|_| Error::Unsupported("a restore worker panicked".into()))?;
     let mut loaded = Vec::with_capacity(entries.len());
-    for (entry, count) in entries.iter().zip(rows) {
-        if count != entry.rows {
+    for ((_, entry), count) in entries.iter().zip(rows) {
+        if let Some(expected) = entry.rows.filter(|&n| n != count) {
             return Err(Error::Refused(format!(
-                "{}: loaded {count} rows, the backup holds {}",
-                entry.name, entry.rows
+                "{}: loaded {count} rows, the source holds {expected}",
+                entry.table.name
             )));
         }
         let done = TableRestored {
-            table: entry.name.clone(),
+            table: entry.table.name.clone(),
             rows: count,
         };
         progress(&done);

@@ -3,12 +3,14 @@
 
 mod apply;
 mod backup;
+mod copy;
 mod diff;
 mod drift;
 mod init;
 mod list;
 mod plan_text;
 mod restore;
+mod sanitize;
 mod show;
 mod snapshot;
 mod source;
@@ -51,13 +53,18 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Check that backups are complete and intact (exit 1 when not).
     Verify(verify::VerifyArgs),
+    /// Copy a live database into another (one consistent snapshot, three-phase load),
+    /// optionally masking personal data on the way (--sanitize).
+    Copy(copy::CopyArgs),
+    /// Masking rules for sanitized copies: `sanitize check` finds columns they leave exposed.
+    Sanitize(sanitize::SanitizeCommand),
 }
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
     /// Success; for diff-like commands, no differences.
     pub const OK: u8 = 0;
-    /// Differences found (diff, drift, verify).
+    /// Differences found (diff, drift, verify, sanitize check).
     pub const DIFFERENCES: u8 = 1;
     /// Any error.
     pub const ERROR: u8 = 2;
@@ -76,6 +83,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Copy(args) => copy::run(args),
+        Command::Sanitize(args) => sanitize::run(args),
     }
 }
 

@@ -45,6 +45,8 @@ pub struct RestoreArgs {
     /// Rename a role while restoring owners, grants and policies: OLD=NEW (repeatable).
     #[arg(long = "role-map", value_name = "OLD=NEW", value_parser = parse_role_map)]
     pub role_map: Vec<(String, String)>,
+    #[command(flatten)]
+    pub sanitize: super::sanitize::SanitizeArgs,
     /// Print the per-table report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -63,6 +65,10 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
     let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
     let backup = repo.load_backup(&args.id)?;
     let target = Target::parse(&args.to)?;
+    let sanitizer = match &backup.manifest.schema {
+        Some(schema) => args.sanitize.sanitizer(schema, args.data_only)?,
+        None => None,
+    };
     let options = RestoreOptions {
         schema_only: args.schema_only,
         data_only: args.data_only,
@@ -72,6 +78,7 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         no_verify: args.no_verify,
         with_owners: args.with_owners,
         role_map: args.role_map.clone(),
+        rows: super::sanitize::as_transform(&sanitizer),
     };
     let on_terminal = std::io::stderr().is_terminal() && !args.json;
     let progress = |t: &TableRestored| {
@@ -80,8 +87,9 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         }
     };
     let report = restore::restore(&repo, &backup, &target, &options, &progress)?;
+    let sanitized = super::sanitize::summary(sanitizer.as_deref(), &target)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
+        println!("{}", super::sanitize::json_with(&report, &sanitized));
     } else {
         let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
         println!(
@@ -95,6 +103,7 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         for t in &report.tables {
             println!("  {:<40} {:>12} rows", t.table, t.rows);
         }
+        super::sanitize::print_summary(&sanitized);
     }
     Ok(ExitCode::from(super::exit::OK))
 }
