@@ -56,18 +56,8 @@ pub fn run(args: CopyArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", super::sanitize::json_with(&report, &sanitized));
     } else {
-        let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
-        println!(
-            "copied {} into {}: {} tables, {} rows, {} sequences",
-            report.from,
-            report.to,
-            report.tables.len(),
-            rows,
-            report.sequences
-        );
-        for t in &report.tables {
-            println!("  {:<40} {:>12} rows", t.table, t.rows);
-        }
+        let what = format!("copied {} into {}", report.from, report.to);
+        super::restore::print_loaded(&what, &report.tables, report.sequences);
         super::sanitize::print_summary(&sanitized);
     }
     Ok(ExitCode::from(super::exit::OK))

@@ -91,19 +91,25 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", super::sanitize::json_with(&report, &sanitized));
     } else {
-        let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
-        println!(
-            "restored backup {} into {}: {} tables, {} rows, {} sequences",
+        let what = format!(
+            "restored backup {} into {}",
             backup.id.short(),
-            target.display(),
-            report.tables.len(),
-            rows,
-            report.sequences
+            target.display()
         );
-        for t in &report.tables {
-            println!("  {:<40} {:>12} rows", t.table, t.rows);
-        }
+        print_loaded(&what, &report.tables, report.sequences);
         super::sanitize::print_summary(&sanitized);
     }
     Ok(ExitCode::from(super::exit::OK))
+}
+
+/// The one-line summary of a load and its rows per table (restore and copy).
+pub(super) fn print_loaded(what: &str, tables: &[TableRestored], sequences: usize) {
+    let rows: u64 = tables.iter().map(|t| t.rows).sum();
+    println!(
+        "{what}: {} tables, {rows} rows, {sequences} sequences",
+        tables.len()
+    );
+    for t in tables {
+        println!("  {:<40} {:>12} rows", t.table, t.rows);
+    }
 }

@@ -19,13 +19,10 @@ use super::resolve::{self, Finding, FindingKind, Resolved};
 use super::rules::Rules;
 use crate::engine::{Export, TablePart};
 use crate::error::Result;
-use crate::schema::{qualified, EngineKind, Schema, Table};
+use crate::schema::{qualified, Schema, Table};
 
-/// Rows sampled per table.
+/// Rows sampled per table: the first ones a scan returns (the read stops there).
 const SAMPLE_ROWS: usize = 200;
-/// PostgreSQL tables are sampled from their first blocks (a TID range scan: cheap whatever
-/// the table's size).
-const SAMPLE_BLOCKS: u64 = 16;
 
 /// The outcome of a check.
 #[derive(Debug, Clone, Serialize)]
@@ -153,18 +150,13 @@ fn sample(
         let mut writer = SampleWriter {
             pending: Vec::new(),
             lines: Vec::new(),
-            // SQLite reads tables whole: stop it once the sample is complete.
-            stop_when_full: schema.engine == EngineKind::Sqlite,
         };
-        let part = TablePart {
-            first_block: 0,
-            end_block: Some(SAMPLE_BLOCKS),
-        };
-        if let Err(e) = worker.copy_out(data, &part, &mut writer) {
+        if let Err(e) = worker.copy_out(data, &TablePart::WHOLE, &mut writer) {
             if !writer.full() {
                 return Err(e);
             }
-            // The stopped read may have left the session unusable: take a fresh one.
+            // The read was stopped half-way: its session is closed and a fresh one joins the
+            // snapshot for the next table.
             worker = export.worker()?;
         }
         for line in &writer.lines {
@@ -203,11 +195,11 @@ fn root_of(schema: &Schema, name: &str) -> String {
     current
 }
 
-/// Keeps the first [`SAMPLE_ROWS`] lines written to it.
+/// Keeps the first [`SAMPLE_ROWS`] lines written to it, then refuses more (which stops the
+/// read).
 struct SampleWriter {
     pending: Vec<u8>,
     lines: Vec<Vec<u8>>,
-    stop_when_full: bool,
 }
 
 impl SampleWriter {
@@ -219,11 +211,7 @@ impl SampleWriter {
 impl Write for SampleWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.full() {
-            return if self.stop_when_full {
-                Err(io::Error::other("sample complete"))
-            } else {
-                Ok(data.len())
-            };
+            return Err(io::Error::other("sample complete"));
         }
         self.pending.extend_from_slice(data);
         while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {

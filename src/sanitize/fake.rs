@@ -1,6 +1,7 @@
 //! Fake values: realistic, deterministic stand-ins for personal data.
 //!
-//! Each fake is drawn from a pseudo-random stream seeded by the keyed hash of the original
+//! Names of people and places are made up from syllables (see `words`), so that no fake is
+//! a real person's name by chance. Each fake is drawn from a pseudo-random stream seeded by the keyed hash of the original
 //! value (and the kind of fake), so the same original always gives the same fake, and nobody
 //! without the key can tell which original a fake came from. Fakes that must stay unique
 //! (`email`, `username`) carry a part of that hash in their text — 65 and 50 bits — so two
@@ -11,7 +12,8 @@
 use super::key::{base32, Key, Stream};
 use super::rules::FakeKind;
 use super::words::{
-    CITIES, COMPANY_KINDS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, LOREM, STREETS, STREET_KINDS,
+    COMPANY_KINDS, EMAIL_DOMAINS, FAMILY_END, FAMILY_START, GIVEN_END, GIVEN_START, LOREM,
+    PLACE_END, PLACE_START, STREET_KINDS,
 };
 
 /// The fake of kind `kind` for `original`.
@@ -20,11 +22,11 @@ pub fn fake(kind: FakeKind, key: &Key, original: &[u8]) -> String {
     let text = String::from_utf8_lossy(original);
     let s = &mut stream;
     match kind {
-        FakeKind::FirstName => pick(s, FIRST_NAMES).to_string(),
-        FakeKind::LastName => pick(s, LAST_NAMES).to_string(),
-        FakeKind::Name => format!("{} {}", pick(s, FIRST_NAMES), pick(s, LAST_NAMES)),
+        FakeKind::FirstName => given_name(s),
+        FakeKind::LastName => family_name(s),
+        FakeKind::Name => format!("{} {}", given_name(s), family_name(s)),
         FakeKind::Email => {
-            let (first, last) = (pick(s, FIRST_NAMES), pick(s, LAST_NAMES));
+            let (first, last) = (given_name(s), family_name(s));
             let tag = token(s, 13);
             let domain = pick(s, EMAIL_DOMAINS);
             format!(
@@ -34,7 +36,7 @@ pub fn fake(kind: FakeKind, key: &Key, original: &[u8]) -> String {
             )
         }
         FakeKind::Username => {
-            let first = pick(s, FIRST_NAMES).to_ascii_lowercase();
+            let first = given_name(s).to_ascii_lowercase();
             format!("{first}_{}", token(s, 10))
         }
         FakeKind::Phone => {
@@ -47,12 +49,12 @@ pub fn fake(kind: FakeKind, key: &Key, original: &[u8]) -> String {
         FakeKind::Address => format!(
             "{} {} {}",
             1 + s.below(9999),
-            pick(s, STREETS),
+            place(s),
             pick(s, STREET_KINDS)
         ),
-        FakeKind::City => pick(s, CITIES).to_string(),
+        FakeKind::City => place(s),
         FakeKind::PostalCode | FakeKind::Format => reshape(s, &text, true),
-        FakeKind::Company => format!("{} {}", pick(s, LAST_NAMES), pick(s, COMPANY_KINDS)),
+        FakeKind::Company => format!("{} {}", family_name(s), pick(s, COMPANY_KINDS)),
         FakeKind::Text => sentence(s, &text),
         FakeKind::Ip => ip(s, &text),
     }
@@ -60,6 +62,23 @@ pub fn fake(kind: FakeKind, key: &Key, original: &[u8]) -> String {
 
 fn pick(stream: &mut Stream, words: &[&'static str]) -> &'static str {
     words[stream.below(words.len())]
+}
+
+/// Two syllables from two lists.
+fn compose(stream: &mut Stream, start: &[&'static str], end: &[&'static str]) -> String {
+    format!("{}{}", pick(stream, start), pick(stream, end))
+}
+
+fn given_name(stream: &mut Stream) -> String {
+    compose(stream, GIVEN_START, GIVEN_END)
+}
+
+fn family_name(stream: &mut Stream) -> String {
+    compose(stream, FAMILY_START, FAMILY_END)
+}
+
+fn place(stream: &mut Stream) -> String {
+    compose(stream, PLACE_START, PLACE_END)
 }
 
 /// `chars` base32 characters of the stream.

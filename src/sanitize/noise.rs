@@ -7,6 +7,8 @@
 //! Decimals keep their number of digits after the point; timestamps keep their fraction and
 //! time zone text; dates move by whole days.
 
+use crate::repo::time::{civil_from_days, days_from_civil};
+
 /// A signed offset in `-max..=max` chosen by `seed`.
 fn offset(seed: u64, max: u128) -> i128 {
     let span = 2 * max + 1;
@@ -152,7 +154,7 @@ pub fn timestamp(text: &str, spread_seconds: i64, seed: u64) -> Result<String, S
     Ok(format!("{date}{separator}{clock}{rest}"))
 }
 
-fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
+fn parse_date(text: &str) -> Option<(i64, i64, i64)> {
     let mut parts = text.splitn(3, '-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -169,30 +171,6 @@ fn format_date(days: i64) -> Result<String, String> {
         return Err("the noise would move the date before year 1".into());
     }
     Ok(format!("{y:04}-{m:02}-{d:02}"))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::column::ColumnType;
 use super::copytext::TextForm;
 use super::rules::{ColumnRule, Location, Rules, TableRules, Transform};
 use super::transform::ColumnMask;
-use crate::schema::{qualified, ConstraintKind, EngineKind, Schema, Table};
+use crate::schema::{qualified, ConstraintKind, EngineKind, ForeignKeyTarget, Schema, Table};
 
 /// Something wrong with the rules, or a column they leave uncovered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -419,57 +419,62 @@ fn unique_index_column(definition: &str) -> Option<String> {
     Some(inside.trim_matches('"').replace("\"\"", "\""))
 }
 
-/// Both ends of a foreign key must mask equal values equally, or rows stop matching.
-fn check_foreign_keys(rules: &Resolved<'_>, problems: &mut Vec<Finding>) {
-    let schema = rules.schema;
-    for table in &schema.tables {
-        for fk in table
+/// Every foreign key of a schema: the referencing table, its columns, and what they
+/// reference.
+pub fn foreign_keys(
+    schema: &Schema,
+) -> impl Iterator<Item = (&Table, &Vec<String>, &ForeignKeyTarget)> {
+    schema.tables.iter().flat_map(|table| {
+        table
             .constraints
             .iter()
             .filter(|c| c.kind == ConstraintKind::ForeignKey)
-        {
-            let Some(target) = &fk.references else {
-                continue;
+            .filter_map(move |c| Some((table, &c.columns, c.references.as_ref()?)))
+    })
+}
+
+/// Both ends of a foreign key must mask equal values equally, or rows stop matching.
+fn check_foreign_keys(rules: &Resolved<'_>, problems: &mut Vec<Finding>) {
+    let schema = rules.schema;
+    for (table, columns, target) in foreign_keys(schema) {
+        let Some(parent) = rules.table(&target.table) else {
+            continue;
+        };
+        for (column, referenced) in columns.iter().zip(&target.columns) {
+            let child_rule = rules.rule(table, column);
+            let parent_rule = rules.rule(parent, referenced);
+            let child = child_rule.map_or(&Transform::Keep, |r| &r.transform);
+            let parent_transform = parent_rule.map_or(&Transform::Keep, |r| &r.transform);
+            let type_of = |t: &Table, c: &str| {
+                t.columns
+                    .iter()
+                    .find(|x| x.name == c)
+                    .map(|x| ColumnType::of(schema, &x.data_type))
             };
-            let Some(parent) = rules.table(&target.table) else {
-                continue;
+            let same_type = type_of(table, column) == type_of(parent, referenced);
+            let compatible = match (child, parent_transform) {
+                (Transform::Null, _) => true,
+                (Transform::Shuffle { .. }, Transform::Keep) => true,
+                (Transform::Hash, Transform::Hash) => same_type,
+                (a, b) => a == b && matches!(a, Transform::Keep | Transform::Fake(_)),
             };
-            for (column, referenced) in fk.columns.iter().zip(&target.columns) {
-                let child_rule = rules.rule(table, column);
-                let parent_rule = rules.rule(parent, referenced);
-                let child = child_rule.map_or(&Transform::Keep, |r| &r.transform);
-                let parent_transform = parent_rule.map_or(&Transform::Keep, |r| &r.transform);
-                let type_of = |t: &Table, c: &str| {
-                    t.columns
-                        .iter()
-                        .find(|x| x.name == c)
-                        .map(|x| ColumnType::of(schema, &x.data_type))
-                };
-                let same_type = type_of(table, column) == type_of(parent, referenced);
-                let compatible = match (child, parent_transform) {
-                    (Transform::Null, _) => true,
-                    (Transform::Shuffle { .. }, Transform::Keep) => true,
-                    (Transform::Hash, Transform::Hash) => same_type,
-                    (a, b) => a == b && matches!(a, Transform::Keep | Transform::Fake(_)),
-                };
-                if compatible {
-                    continue;
-                }
-                let at = child_rule.or(parent_rule).map(|r| r.at.to_string());
-                problems.push(Finding {
-                    table: qualified(&table.schema, &table.name),
-                    column: Some(column.clone()),
-                    kind: FindingKind::InvalidRule,
-                    reason: format!(
-                        "references {}.{referenced} ({}), but this column is {}: masked rows would no longer match — give both the same rule{}",
-                        target.table,
-                        parent_transform.describe(),
-                        child.describe(),
-                        if same_type { "" } else { " and the same type" }
-                    ),
-                    at,
-                });
+            if compatible {
+                continue;
             }
+            let at = child_rule.or(parent_rule).map(|r| r.at.to_string());
+            problems.push(Finding {
+                table: qualified(&table.schema, &table.name),
+                column: Some(column.clone()),
+                kind: FindingKind::InvalidRule,
+                reason: format!(
+                    "references {}.{referenced} ({}), but this column is {}: masked rows would no longer match — give both the same rule{}",
+                    target.table,
+                    parent_transform.describe(),
+                    child.describe(),
+                    if same_type { "" } else { " and the same type" }
+                ),
+                at,
+            });
         }
     }
 }

@@ -16,7 +16,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::engine::Dialect;
-use crate::schema::{qualified, ConstraintKind, Schema, Table};
+use crate::schema::{qualified, Schema, Table};
 
 /// A foreign key between two tables that hold rows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -164,24 +164,15 @@ fn edges(schema: &Schema) -> BTreeSet<Edge> {
         out
     };
     let mut edges = BTreeSet::new();
-    for table in &schema.tables {
-        for fk in table
-            .constraints
-            .iter()
-            .filter(|c| c.kind == ConstraintKind::ForeignKey)
-        {
-            let Some(target) = &fk.references else {
-                continue;
-            };
-            for child in leaves(&qualified(&table.schema, &table.name)) {
-                for parent in leaves(&target.table) {
-                    edges.insert(Edge {
-                        child: child.clone(),
-                        child_columns: fk.columns.clone(),
-                        parent,
-                        parent_columns: target.columns.clone(),
-                    });
-                }
+    for (table, columns, target) in super::resolve::foreign_keys(schema) {
+        for child in leaves(&qualified(&table.schema, &table.name)) {
+            for parent in leaves(&target.table) {
+                edges.insert(Edge {
+                    child: child.clone(),
+                    child_columns: columns.clone(),
+                    parent,
+                    parent_columns: target.columns.clone(),
+                });
             }
         }
     }
