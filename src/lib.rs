@@ -11,10 +11,12 @@ pub mod copy;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod project;
 pub mod repo;
 pub mod restore;
 pub mod sanitize;
 pub mod schema;
+pub mod status;
 pub mod store;
 pub mod target;
 

@@ -1,4 +1,4 @@
-//! `strata apply FILE --to DATABASE`: show the plan, then make the database match the file,
+//! `strata apply [FILE] --to DATABASE`: show the plan, then make the database match the file,
 //! atomically.
 
 use std::io::{IsTerminal, Write};
@@ -17,9 +17,9 @@ use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The schema file the database should match.
-    pub file: PathBuf,
-    /// The database to change: URL or SQLite file.
+    /// The schema file the database should match (default: the project's, from strata.toml).
+    pub file: Option<PathBuf>,
+    /// The database to change: URL, SQLite file or an environment of strata.toml.
     #[arg(long)]
     pub to: String,
     /// Print the plan (and the pre-check counts) and change nothing.
@@ -80,8 +80,12 @@ pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 }
 
 pub fn run(args: ApplyArgs) -> Result<ExitCode> {
-    let desired = Schema::load(&args.file)?;
-    let target = Target::parse(&args.to)?;
+    let file = match &args.file {
+        Some(file) => file.clone(),
+        None => super::context::schema_file()?,
+    };
+    let desired = Schema::load(&file)?;
+    let target = super::context::database(&args.to)?;
     let reviewed = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

@@ -9,7 +9,6 @@ use crate::backup::{self, BackupOptions, TableDone};
 use crate::engine::InspectOptions;
 use crate::error::Result;
 use crate::repo::{BackupKind, Repository};
-use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -48,7 +47,7 @@ pub struct BackupArgs {
 }
 
 pub fn run(args: BackupArgs) -> Result<ExitCode> {
-    let target = Target::parse(&args.database)?;
+    let target = super::context::database(&args.database)?;
     let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
     let kind = if args.schema_only {
         BackupKind::SchemaOnly

@@ -9,11 +9,11 @@ use clap::Args;
 use crate::copy::{self, Source};
 use crate::error::Result;
 use crate::restore::{RestoreOptions, TableRestored};
-use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// The database to copy (read in one consistent snapshot; never written).
+    /// The database to copy (URL, SQLite file or environment name; read in one consistent
+    /// snapshot, never written).
     pub from: String,
     /// The database to copy into (must be empty unless --clean; sqlite:PATH creates a file).
     pub to: String,
@@ -34,8 +34,8 @@ pub struct CopyArgs {
 }
 
 pub fn run(args: CopyArgs) -> Result<ExitCode> {
-    let from = Target::parse(&args.from)?;
-    let to = Target::parse(&args.to)?;
+    let from = super::context::database(&args.from)?;
+    let to = super::context::database(&args.to)?;
     let source = Source::open(&from)?;
     let sanitizer = args.sanitize.sanitizer(source.schema(), false)?;
     let options = RestoreOptions {

@@ -1,5 +1,6 @@
-//! `strata drift FILE DATABASE`: does the database still match its schema file? Exit 1 with a
-//! summary when it does not (for CI), 0 when it does.
+//! `strata drift [FILE] DATABASE`: does the database still match its schema file? Exit 1 with
+//! a summary when it does not (for CI), 0 when it does. Without FILE, the project's schema file
+//! (`schema = …` in strata.toml) is used.
 
 use std::process::ExitCode;
 
@@ -13,10 +14,10 @@ use crate::error::Result;
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// The schema file the database should match.
-    pub file: String,
-    /// The database: URL or SQLite file.
-    pub database: String,
+    /// The schema file the database should match, then the database (URL, SQLite file or an
+    /// environment of strata.toml). With only the database, the project's schema file is used.
+    #[arg(value_name = "[FILE] DATABASE", num_args = 1..=2, required = true)]
+    pub operands: Vec<String>,
     /// Print the result as JSON: {"drift": bool, "summary": {...}, "steps": [...]}.
     #[arg(long)]
     pub json: bool,
@@ -30,8 +31,9 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
         schemas: args.schemas.clone(),
         ..Default::default()
     };
-    let (expected, _) = read_schema(&args.file, &inspect)?;
-    let (actual, _) = read_schema(&args.database, &inspect)?;
+    let (file, database) = args.file_and_database()?;
+    let (expected, _) = read_schema(&file, &inspect)?;
+    let (actual, _) = read_schema(&database, &inspect)?;
     let plan = diff::plan(
         &actual,
         &expected,
@@ -49,14 +51,14 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
     } else if plan.is_empty() {
         println!(
             "no drift: {} matches {}",
-            args.database_display(),
-            args.file
+            crate::target::redact_url(&database),
+            file
         );
     } else {
         println!(
             "drift: {} differs from {}: {summary}",
-            args.database_display(),
-            args.file
+            crate::target::redact_url(&database),
+            file
         );
         for step in &plan.steps {
             println!("  {}", step.reason);
@@ -70,7 +72,14 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
 }
 
 impl DriftArgs {
-    fn database_display(&self) -> String {
-        crate::target::redact_url(&self.database)
+    fn file_and_database(&self) -> Result<(String, String)> {
+        match self.operands.as_slice() {
+            [file, database] => Ok((file.clone(), database.clone())),
+            [database] => {
+                let file = super::context::schema_file()?;
+                Ok((file.display().to_string(), database.clone()))
+            }
+            _ => unreachable!("clap allows one or two operands"),
+        }
     }
 }

@@ -3,10 +3,12 @@
 
 mod apply;
 mod backup;
+mod context;
 mod copy;
 mod diff;
 mod drift;
 mod init;
+mod init_project;
 mod list;
 mod plan_text;
 mod restore;
@@ -14,6 +16,7 @@ mod sanitize;
 mod show;
 mod snapshot;
 mod source;
+mod status;
 mod verify;
 
 use std::process::ExitCode;
@@ -26,6 +29,10 @@ use crate::error::Result;
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, long_about = None)]
 pub struct Cli {
+    /// The project file (default: the first strata.toml found walking up from the working
+    /// directory).
+    #[arg(long, global = true, env = "STRATA_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,6 +50,9 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// Create an empty backup repository.
     Init(init::InitArgs),
+    /// Write a commented starter project file (strata.toml): schema file, repository and
+    /// named environments.
+    InitProject(init_project::InitProjectArgs),
     /// Back up a database (one consistent snapshot) into a repository.
     Backup(backup::BackupArgs),
     /// List the backups in a repository.
@@ -53,6 +63,9 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Check that backups are complete and intact (exit 1 when not).
     Verify(verify::VerifyArgs),
+    /// Every environment of the project: reachable, schema hash, drift against the schema
+    /// file, last backup (exit 1 when one is unreachable or drifted).
+    Status(status::StatusArgs),
     /// Copy a live database into another (one consistent snapshot, three-phase load),
     /// optionally masking personal data on the way (--sanitize).
     Copy(copy::CopyArgs),
@@ -72,17 +85,20 @@ pub mod exit {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    context::set_config(cli.config);
     match cli.command {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Init(args) => init::run(args),
+        Command::InitProject(args) => init_project::run(args),
         Command::Backup(args) => backup::run(args),
         Command::List(args) => list::run(args),
         Command::Show(args) => show::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Status(args) => status::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Sanitize(args) => sanitize::run(args),
     }

@@ -8,7 +8,6 @@ use clap::Args;
 use crate::error::Result;
 use crate::repo::Repository;
 use crate::restore::{self, RestoreOptions, TableRestored};
-use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
@@ -64,7 +63,7 @@ fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
 pub fn run(args: RestoreArgs) -> Result<ExitCode> {
     let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
     let backup = repo.load_backup(&args.id)?;
-    let target = Target::parse(&args.to)?;
+    let target = super::context::database(&args.to)?;
     let sanitizer = match &backup.manifest.schema {
         Some(schema) => args.sanitize.sanitizer(schema, args.data_only)?,
         None => None,

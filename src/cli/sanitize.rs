@@ -33,8 +33,8 @@ pub enum SanitizeSubcommand {
 pub struct CheckArgs {
     /// The rules: a sanitize.toml, or a strata.toml with a [sanitize] section.
     pub rules: PathBuf,
-    /// A database (URL or SQLite file; its values are sampled) or a schema file (.yaml,
-    /// .yml, .json; names only).
+    /// A database (URL, SQLite file or environment name; the values of columns without a rule
+    /// are sampled) or a schema file (.yaml, .yml, .json; names only).
     #[arg(long, value_name = "DATABASE|SCHEMA_FILE")]
     pub against: String,
     /// Also fail on every column without a rule (`keep` counts as a rule).
@@ -131,7 +131,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         let schema = Schema::load(path)?;
         check::check(&rules, &schema, None, args.strict)?
     } else {
-        let source = Source::open(&Target::parse(&args.against)?)?;
+        let source = Source::open(&super::context::database(&args.against)?)?;
         check::check(&rules, source.schema(), Some(source.export()), args.strict)?
     };
     if args.json {

@@ -11,7 +11,6 @@ use crate::engine::{self, InspectOptions};
 use crate::error::{Error, Result};
 use crate::schema::file::FileFormat;
 use crate::schema::Schema;
-use crate::target::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -121,7 +120,7 @@ fn read_schema(args: &SnapshotArgs) -> Result<Schema> {
     if is_schema_file {
         return Schema::load(path);
     }
-    let target = Target::parse(&args.database)?;
+    let target = super::context::database(&args.database)?;
     let (schema, notes) = engine::inspect(&target, &args.inspect_options())?;
     for note in notes {
         eprintln!("strata: note: {note}");

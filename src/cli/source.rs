@@ -1,5 +1,6 @@
 //! Reading a schema from what the user named: a schema file (`.yaml`, `.yml`, `.json`), `-`
-//! for standard input, or a live database (URL or SQLite file) which is inspected.
+//! for standard input, or a live database (URL, SQLite file or an environment of the project)
+//! which is inspected.
 
 use std::io::Read;
 use std::path::Path;
@@ -38,7 +39,7 @@ pub fn read_schema(arg: &str, options: &InspectOptions) -> Result<(Schema, Sourc
         }
         return Ok((Schema::load(path)?, Source::File));
     }
-    let target = Target::parse(arg)?;
+    let target = super::context::database(arg)?;
     let (schema, notes) = engine::inspect(&target, options)?;
     for note in notes {
         eprintln!("strata: note: {note}");

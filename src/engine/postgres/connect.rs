@@ -32,7 +32,7 @@ enum Verification {
 /// A parsed, defaulted connection request.
 #[derive(Clone)]
 pub struct ConnectionSpec {
-    pub config: postgres::Config,
+    pub config: tokio_postgres::Config,
     verification: Verification,
     root_cert: Option<PathBuf>,
     /// The URL with its password removed, for messages.
@@ -70,7 +70,7 @@ impl ConnectionSpec {
         } else {
             format!("{base}?{}", passthrough.join("&"))
         };
-        let mut config = postgres::Config::from_str(&rebuilt)
+        let mut config = tokio_postgres::Config::from_str(&rebuilt)
             .map_err(|e| bad(format!("malformed PostgreSQL URL: {e}")))?;
 
         let (ssl_mode, verification) = match sslmode.as_deref().unwrap_or("prefer") {
@@ -98,9 +98,26 @@ impl ConnectionSpec {
     /// Connects, turning failures into messages that say what to do.
     pub fn connect(&self) -> Result<postgres::Client> {
         let tls = self.tls()?;
-        self.config
+        postgres::Config::from(self.config.clone())
             .connect(tls)
             .map_err(|e| connect_error(&self.display, &self.config, &e))
+    }
+
+    /// Connects an asynchronous client whose connection runs on `runtime` (it makes progress
+    /// while the caller awaits on that runtime). For hot paths where the blocking client's
+    /// per-message runtime entry costs more than the work itself (streaming COPY).
+    pub fn connect_async(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<tokio_postgres::Client> {
+        let tls = self.tls()?;
+        let (client, connection) = runtime
+            .block_on(self.config.connect(tls))
+            .map_err(|e| connect_error(&self.display, &self.config, &e))?;
+        // A connection error surfaces on the client's next request, so this result is not
+        // needed here.
+        runtime.spawn(connection);
+        Ok(client)
     }
 
     fn tls(&self) -> Result<MakeRustlsConnect> {
@@ -169,7 +186,7 @@ impl ConnectionSpec {
 
 /// Fills in host, port, user, database, password, timeout and application name the way libpq
 /// does when the URL leaves them out.
-fn apply_environment_defaults(config: &mut postgres::Config) {
+fn apply_environment_defaults(config: &mut tokio_postgres::Config) {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if config.get_hosts().is_empty() {
         match env("PGHOST") {
@@ -213,7 +230,7 @@ fn apply_environment_defaults(config: &mut postgres::Config) {
         config.connect_timeout(Duration::from_secs(secs));
     }
     if config.get_application_name().is_none() {
-        config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
+        config.application_name(env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
     }
 }
 
@@ -223,7 +240,7 @@ fn home_dir() -> Option<PathBuf> {
 
 /// Finds a password in the password file (`PGPASSFILE` or `~/.pgpass`), matching
 /// `host:port:database:user` with `*` wildcards, as libpq does.
-fn pgpass_lookup(config: &postgres::Config) -> Option<String> {
+fn pgpass_lookup(config: &tokio_postgres::Config) -> Option<String> {
     let path = std::env::var_os("PGPASSFILE")
         .map(PathBuf::from)
         .or_else(|| home_dir().map(|h| h.join(".pgpass")))?;
@@ -275,7 +292,7 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
 }
 
 /// Turns a connection failure into "what failed — what to do".
-fn connect_error(display: &str, config: &postgres::Config, e: &postgres::Error) -> Error {
+fn connect_error(display: &str, config: &tokio_postgres::Config, e: &postgres::Error) -> Error {
     let user = config.get_user().unwrap_or("?");
 
     if let Some(db_error) = e.as_db_error() {

@@ -248,23 +248,43 @@ impl Export for PostgresExport {
 
     fn worker(&self) -> Result<Box<dyn ExportWorker>> {
         let display = self.spec.display.clone();
-        let mut client = self.spec.connect()?;
-        client
-            .batch_execute(&format!(
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Query {
+                target: display.clone(),
+                what: "starting a backup worker".into(),
+                cause: e.to_string(),
+            })?;
+        let client = self.spec.connect_async(&runtime)?;
+        runtime
+            .block_on(client.batch_execute(&format!(
                 "SET synchronize_seqscans = off; \
                  BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
                  SET TRANSACTION SNAPSHOT '{}'",
                 self.snapshot_id
-            ))
+            )))
             .map_err(|e| db_error(&display, "joining the backup snapshot", e))?;
-        Ok(Box::new(PostgresExportWorker { client, display }))
+        Ok(Box::new(PostgresExportWorker {
+            runtime,
+            client,
+            display,
+        }))
     }
 }
 
+/// One backup worker. It uses the asynchronous client on its own single-threaded runtime: COPY
+/// sends one message per row, and the blocking client enters its runtime for every message,
+/// which cost more than everything else a backup does with the row.
 struct PostgresExportWorker {
-    client: Client,
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
     display: String,
 }
+
+/// Rows are handed on in batches of about this size, so that hashing and chunking work on
+/// large buffers instead of one row at a time.
+const COPY_BATCH_BYTES: usize = 1 << 20;
 
 impl ExportWorker for PostgresExportWorker {
     fn copy_out(
@@ -307,14 +327,32 @@ impl ExportWorker for PostgresExportWorker {
 
 impl PostgresExportWorker {
     fn copy_to(&mut self, sql: &str, what: &str, out: &mut dyn Write) -> Result<u64> {
-        let mut reader = self
-            .client
-            .copy_out(sql)
-            .map_err(|e| db_error(&self.display, what, e))?;
-        std::io::copy(&mut reader, out).map_err(|e| Error::Query {
-            target: self.display.clone(),
+        use futures_util::StreamExt;
+        let (client, display) = (&self.client, &self.display);
+        let written_error = |e: std::io::Error| Error::Query {
+            target: display.clone(),
             what: what.to_string(),
             cause: e.to_string(),
+        };
+        self.runtime.block_on(async {
+            let stream = client
+                .copy_out(sql)
+                .await
+                .map_err(|e| db_error(display, what, e))?;
+            let mut stream = std::pin::pin!(stream);
+            let mut batch: Vec<u8> = Vec::with_capacity(COPY_BATCH_BYTES + (64 << 10));
+            let mut total = 0u64;
+            while let Some(message) = stream.next().await {
+                let row = message.map_err(|e| db_error(display, what, e))?;
+                batch.extend_from_slice(&row);
+                if batch.len() >= COPY_BATCH_BYTES {
+                    out.write_all(&batch).map_err(written_error)?;
+                    total += batch.len() as u64;
+                    batch.clear();
+                }
+            }
+            out.write_all(&batch).map_err(written_error)?;
+            Ok(total + batch.len() as u64)
         })
     }
 }
