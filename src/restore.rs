@@ -10,6 +10,9 @@
 //! and constraints never get in the way, and no superuser rights are needed. Before anything is
 //! written the backup is verified (every chunk it needs is read and hashed), so a damaged
 //! backup fails before the target is touched.
+//!
+//! The three phases ([`load_into`]) take their rows from a [`RowSource`] — a backup here, a
+//! live database for `copy` — and may pass them through a [`RowTransform`] (sanitizing).
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,10 +9,10 @@
 
 use rusqlite::types::ValueRef;
 
-/// A decoded field.
+/// A decoded field (borrowing the raw field when it has no escapes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub bytes: Vec<u8>,
+pub struct Field<'a> {
+    pub bytes: std::borrow::Cow<'a, [u8]>,
     /// The raw field began with an octal escape: SQLite's marker for "text, whatever it reads
     /// like".
     pub marked_text: bool,
@@ -24,9 +24,15 @@ pub fn is_null(raw: &[u8]) -> bool {
 }
 
 /// Decodes a raw (non-NULL) field.
-pub fn decode(raw: &[u8]) -> Field {
-    let mut bytes = Vec::with_capacity(raw.len());
+pub fn decode(raw: &[u8]) -> Field<'_> {
     let marked_text = raw.len() >= 2 && raw[0] == b'\\' && (b'0'..=b'7').contains(&raw[1]);
+    if !raw.contains(&b'\\') {
+        return Field {
+            bytes: std::borrow::Cow::Borrowed(raw),
+            marked_text,
+        };
+    }
+    let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
@@ -73,7 +79,10 @@ pub fn decode(raw: &[u8]) -> Field {
             other => bytes.push(other),
         }
     }
-    Field { bytes, marked_text }
+    Field {
+        bytes: std::borrow::Cow::Owned(bytes),
+        marked_text,
+    }
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
@@ -126,6 +135,13 @@ pub fn encode(out: &mut Vec<u8>, value: &Output, form: TextForm) {
 }
 
 fn escape(out: &mut Vec<u8>, text: &[u8]) {
+    if !text
+        .iter()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        out.extend_from_slice(text);
+        return;
+    }
     for &b in text {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -155,10 +171,10 @@ mod tests {
 
     #[test]
     fn escapes_decode_as_postgresql_reads_them() {
-        assert_eq!(decode(b"a\\tb\\\\c\\nd").bytes, b"a\tb\\c\nd");
-        assert_eq!(decode(b"\\0642").bytes, b"42");
+        assert_eq!(&*decode(b"a\\tb\\\\c\\nd").bytes, b"a\tb\\c\nd");
+        assert_eq!(&*decode(b"\\0642").bytes, b"42");
         assert!(decode(b"\\0642").marked_text);
-        assert_eq!(decode(b"\\x41\\q").bytes, b"Aq");
+        assert_eq!(&*decode(b"\\x41\\q").bytes, b"Aq");
         assert!(is_null(b"\\N"));
         assert_eq!(hex_bytes(b"\\x00ff"), Some(vec![0, 255]));
     }
@@ -168,7 +184,7 @@ mod tests {
         let text = "tab\there\\ and\nnewline";
         let mut out = Vec::new();
         encode(&mut out, &Output::Text(text.into()), TextForm::Plain);
-        assert_eq!(decode(&out).bytes, text.as_bytes());
+        assert_eq!(&*decode(&out).bytes, text.as_bytes());
         out.clear();
         // In a SQLite column without TEXT affinity, a numeric-looking text keeps its class.
         encode(

@@ -19,45 +19,63 @@ use super::words::{
 /// The fake of kind `kind` for `original`.
 pub fn fake(kind: FakeKind, key: &Key, original: &[u8]) -> String {
     let mut stream = key.fake_stream(kind.name(), original);
-    let text = String::from_utf8_lossy(original);
     let s = &mut stream;
+    // Built by pushing pieces into one string: fakes are made by the million.
+    let mut out = String::with_capacity(48);
     match kind {
-        FakeKind::FirstName => given_name(s),
-        FakeKind::LastName => family_name(s),
-        FakeKind::Name => format!("{} {}", given_name(s), family_name(s)),
+        FakeKind::FirstName => given_name(s, &mut out),
+        FakeKind::LastName => family_name(s, &mut out),
+        FakeKind::Name => {
+            given_name(s, &mut out);
+            out.push(' ');
+            family_name(s, &mut out);
+        }
         FakeKind::Email => {
-            let (first, last) = (given_name(s), family_name(s));
-            let tag = token(s, 13);
-            let domain = pick(s, EMAIL_DOMAINS);
-            format!(
-                "{}.{}.{tag}@{domain}",
-                first.to_ascii_lowercase(),
-                last.to_ascii_lowercase()
-            )
+            given_name(s, &mut out);
+            out.push('.');
+            family_name(s, &mut out);
+            out.make_ascii_lowercase();
+            out.push('.');
+            out.push_str(&token(s, 13));
+            out.push('@');
+            out.push_str(pick(s, EMAIL_DOMAINS));
         }
         FakeKind::Username => {
-            let first = given_name(s).to_ascii_lowercase();
-            format!("{first}_{}", token(s, 10))
+            given_name(s, &mut out);
+            out.make_ascii_lowercase();
+            out.push('_');
+            out.push_str(&token(s, 10));
         }
         FakeKind::Phone => {
+            let text = String::from_utf8_lossy(original);
             if text.chars().any(|c| c.is_ascii_digit()) {
-                reshape(s, &text, false)
+                out = reshape(s, &text, false);
             } else {
-                format!("555-01{:02}", s.below(100))
+                out.push_str("555-01");
+                out.push(char::from(b'0' + s.digit()));
+                out.push(char::from(b'0' + s.digit()));
             }
         }
-        FakeKind::Address => format!(
-            "{} {} {}",
-            1 + s.below(9999),
-            place(s),
-            pick(s, STREET_KINDS)
-        ),
-        FakeKind::City => place(s),
-        FakeKind::PostalCode | FakeKind::Format => reshape(s, &text, true),
-        FakeKind::Company => format!("{} {}", family_name(s), pick(s, COMPANY_KINDS)),
-        FakeKind::Text => sentence(s, &text),
-        FakeKind::Ip => ip(s, &text),
+        FakeKind::Address => {
+            out.push_str(&(1 + s.below(9999)).to_string());
+            out.push(' ');
+            place(s, &mut out);
+            out.push(' ');
+            out.push_str(pick(s, STREET_KINDS));
+        }
+        FakeKind::City => place(s, &mut out),
+        FakeKind::PostalCode | FakeKind::Format => {
+            out = reshape(s, &String::from_utf8_lossy(original), true)
+        }
+        FakeKind::Company => {
+            family_name(s, &mut out);
+            out.push(' ');
+            out.push_str(pick(s, COMPANY_KINDS));
+        }
+        FakeKind::Text => out = sentence(s, &String::from_utf8_lossy(original)),
+        FakeKind::Ip => out = ip(s, &String::from_utf8_lossy(original)),
     }
+    out
 }
 
 fn pick(stream: &mut Stream, words: &[&'static str]) -> &'static str {
@@ -65,20 +83,21 @@ fn pick(stream: &mut Stream, words: &[&'static str]) -> &'static str {
 }
 
 /// Two syllables from two lists.
-fn compose(stream: &mut Stream, start: &[&'static str], end: &[&'static str]) -> String {
-    format!("{}{}", pick(stream, start), pick(stream, end))
+fn compose(stream: &mut Stream, start: &[&'static str], end: &[&'static str], out: &mut String) {
+    out.push_str(pick(stream, start));
+    out.push_str(pick(stream, end));
 }
 
-fn given_name(stream: &mut Stream) -> String {
-    compose(stream, GIVEN_START, GIVEN_END)
+fn given_name(stream: &mut Stream, out: &mut String) {
+    compose(stream, GIVEN_START, GIVEN_END, out)
 }
 
-fn family_name(stream: &mut Stream) -> String {
-    compose(stream, FAMILY_START, FAMILY_END)
+fn family_name(stream: &mut Stream, out: &mut String) {
+    compose(stream, FAMILY_START, FAMILY_END, out)
 }
 
-fn place(stream: &mut Stream) -> String {
-    compose(stream, PLACE_START, PLACE_END)
+fn place(stream: &mut Stream, out: &mut String) {
+    compose(stream, PLACE_START, PLACE_END, out)
 }
 
 /// `chars` base32 characters of the stream.
@@ -94,7 +113,7 @@ fn reshape(stream: &mut Stream, text: &str, letters: bool) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_digit() {
-                char::from(b'0' + stream.below(10) as u8)
+                char::from(b'0' + stream.digit())
             } else if letters && c.is_ascii_lowercase() {
                 char::from(b'a' + stream.below(26) as u8)
             } else if letters && c.is_ascii_uppercase() {

@@ -71,9 +71,10 @@ pub fn decimal(
         return Err("not a plain decimal number".into());
     }
     let scale = fraction.len() as u32;
-    let units: i128 = format!("{whole}{fraction}")
-        .parse()
-        .map_err(|_| "not a plain decimal number".to_string())?;
+    let units = whole
+        .bytes()
+        .chain(fraction.bytes())
+        .fold(0i128, |n, d| n * 10 + i128::from(d - b'0'));
     let units = if negative { -units } else { units };
     let max_delta = ((spread * 10f64.powi(scale as i32)).round() as u128).max(1);
     let limit = match precision {
@@ -81,14 +82,22 @@ pub fn decimal(
         _ => i128::MAX / 4,
     };
     let moved = move_within(units, offset(seed, max_delta), -limit, limit);
-    let sign = if moved < 0 { "-" } else { "" };
-    let magnitude = moved.unsigned_abs().to_string();
-    if scale == 0 {
-        return Ok(format!("{sign}{magnitude}"));
+    let digits = moved.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let mut out = String::with_capacity(digits.len() + 3);
+    if moved < 0 {
+        out.push('-');
     }
-    let padded = format!("{magnitude:0>width$}", width = scale as usize + 1);
-    let (w, f) = padded.split_at(padded.len() - scale as usize);
-    Ok(format!("{sign}{w}.{f}"))
+    if scale == 0 {
+        out.push_str(&digits);
+    } else {
+        // At least one digit before the point: 5 at scale 2 is 0.05.
+        let padding = (scale + 1).saturating_sub(digits.len());
+        out.extend(std::iter::repeat_n('0', padding));
+        out.push_str(&digits);
+        out.insert(out.len() - scale, '.');
+    }
+    Ok(out)
 }
 
 /// A date (`YYYY-MM-DD`) moved by up to ± `spread_seconds`, in whole days (at least ±1).
@@ -170,7 +179,17 @@ fn format_date(days: i64) -> Result<String, String> {
     if y < 1 {
         return Err("the noise would move the date before year 1".into());
     }
-    Ok(format!("{y:04}-{m:02}-{d:02}"))
+    let mut out = String::with_capacity(10);
+    if y < 1000 {
+        out.push_str(&"000"[..4 - y.to_string().len()]);
+    }
+    out.push_str(&y.to_string());
+    for (separator, n) in [('-', m), ('-', d)] {
+        out.push(separator);
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -231,6 +250,9 @@ mod tests {
             );
         }
         assert_eq!(timestamp("infinity", 60, 1).unwrap(), "infinity");
+        assert!(date("0999-06-15", 86_400, 3)
+            .unwrap()
+            .starts_with("0999-06-1"));
         assert!(timestamp("24/01/2022 21:40", 60, 1).is_err());
         let t = timestamp("2022-01-24T21:40Z", 60, 5).unwrap();
         assert!(

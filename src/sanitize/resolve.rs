@@ -483,6 +483,90 @@ fn check_foreign_keys(rules: &Resolved<'_>, problems: &mut Vec<Finding>) {
 mod tests {
     use super::*;
 
+    fn schema() -> Schema {
+        let column = |name: &str, data_type: &str, not_null: bool| serde_json::json!({"name": name, "type": data_type, "not_null": not_null});
+        let columns = serde_json::json!([
+            column("id", "integer", true),
+            column("email", "text", false),
+            column("paid", "numeric(5,2)", true)
+        ]);
+        Schema::parse(
+            &serde_json::json!({
+                "format": 1, "engine": "postgres", "server_version": "15",
+                "tables": [
+                    {"schema": "public", "name": "payment", "partition_by": "RANGE (id)",
+                     "columns": columns},
+                    {"schema": "public", "name": "payment_p1", "columns": columns,
+                     "partition_of": {"parent": "public.payment", "bound": "DEFAULT"},
+                     "constraints": [{"name": "p1_pkey", "kind": "primary_key",
+                                      "definition": "PRIMARY KEY (id)", "columns": ["id"]}]}
+                ]
+            })
+            .to_string(),
+            "test.json",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_parent_rule_masks_its_partitions_and_a_partition_rule_wins() {
+        let rules = Rules::parse(
+            "[tables.payment]\nwhere = \"paid > 1\"\n[tables.payment.columns]\nemail = \"hash\"\npaid = { range = 1 }\n[tables.payment_p1.columns]\npaid = \"keep\"\n",
+            "r.toml",
+        )
+        .unwrap();
+        let plan = resolve(&rules, &schema());
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        assert!(
+            !plan.tables.contains_key("public.payment"),
+            "a partitioned table holds no rows"
+        );
+        let leaf = &plan.tables["public.payment_p1"];
+        assert_eq!(leaf.columns["email"].transform, Transform::Hash);
+        assert!(
+            !leaf.columns.contains_key("paid"),
+            "the partition's own rule wins"
+        );
+        assert_eq!(
+            plan.filters,
+            vec![("public.payment_p1".to_string(), "paid > 1".to_string())]
+        );
+    }
+
+    #[test]
+    fn rules_that_cannot_work_are_problems() {
+        let rules = Rules::parse(
+            "[tables.payment_p1.columns]\nid = { fixed = 1 }\npaid = \"null\"\nemail = { range = 3 }\n",
+            "r.toml",
+        )
+        .unwrap();
+        let plan = resolve(&rules, &schema());
+        let reasons: Vec<String> = plan.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("id: the column is unique")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("paid: the column is NOT NULL")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("range does not apply to a text column")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().all(|r| r.starts_with("r.toml:")),
+            "{reasons:?}"
+        );
+    }
+
     #[test]
     fn unique_index_columns_are_recognized() {
         assert_eq!(

@@ -174,7 +174,7 @@ impl<'a> Class<'a> {
     /// PostgreSQL fields take their class from the column's type; SQLite fields from their
     /// form (a column may hold any class), except that a marked field is always text.
     fn classify(field: &'a copytext::Field, column_type: &ColumnType, sqlite: bool) -> Class<'a> {
-        let bytes = field.bytes.as_slice();
+        let bytes: &[u8] = &field.bytes;
         let integer = || std::str::from_utf8(bytes).ok()?.parse::<i64>().ok();
         if !sqlite {
             return match column_type {
@@ -253,7 +253,11 @@ fn json(
             }
         })?;
     }
-    Ok(changed.then(|| doc.to_string()))
+    // `to_string` of the crate, not `Display`: several times faster, and the same text.
+    Ok(changed
+        .then(|| serde_json::to_string(&doc))
+        .transpose()
+        .map_err(|_| "cannot write the masked document")?)
 }
 
 /// Masks one value inside a JSON document. JSON `null` stays null (except for `fixed`).
