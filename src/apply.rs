@@ -6,10 +6,11 @@
 
 use std::collections::BTreeSet;
 
+use crate::convert::{self, settle, Conversion, POSTGRES_NAMESPACE};
 use crate::diff::{self, HazardKind, Plan, PlanOptions};
 use crate::engine::{self, Engine, ExecuteOptions, InspectOptions};
 use crate::error::{Error, Result};
-use crate::schema::Schema;
+use crate::schema::{EngineKind, Schema};
 use crate::target::Target;
 
 /// Hazard kinds the user allowed.
@@ -31,6 +32,9 @@ pub struct Prepared {
     pub engine: Box<dyn Engine>,
     pub current: Schema,
     pub plan: Plan,
+    /// When the schema file is of another engine: the converted schema the plan leads to,
+    /// and the conversion's report.
+    pub conversion: Option<Conversion>,
 }
 
 /// Connects to `target`, inspects it and plans the migration to `desired`. With `reviewed`,
@@ -45,30 +49,46 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let mut engine = engine::open(target)?;
     let current = engine.inspect(inspect)?;
-    let desired = convert_if_needed(desired, &current)?;
+    let conversion = convert_if_needed(desired, &current, engine.as_mut(), target)?;
+    let desired = conversion.as_ref().map_or(desired, |c| &c.schema);
     let plan = match reviewed {
         Some(plan) => {
-            check_reviewed_plan(&plan, &desired, &current, target)?;
+            check_reviewed_plan(&plan, desired, &current, target)?;
             plan
         }
-        None => diff::plan(&current, &desired, engine.dialect()?, options)?,
+        None => diff::plan(&current, desired, engine.dialect()?, options)?,
     };
     Ok(Prepared {
         engine,
         current,
         plan,
+        conversion,
     })
 }
 
-fn convert_if_needed(desired: &Schema, current: &Schema) -> Result<Schema> {
-    if desired.engine != current.engine {
-        return Err(Error::Unsupported(format!(
-            "the schema file is for {} but the database is {} — cross-engine conversion is not \
-             supported yet",
-            desired.engine, current.engine
-        )));
+/// A schema file of another engine is converted on the fly, through the same code as
+/// `strata convert`: for a PostgreSQL database the conversion is loaded into a rolled-back
+/// scratch schema there first, so the plan compares PostgreSQL's own spelling of it.
+fn convert_if_needed(
+    desired: &Schema,
+    current: &Schema,
+    engine: &mut dyn Engine,
+    target: &Target,
+) -> Result<Option<Conversion>> {
+    if desired.engine == current.engine {
+        return Ok(None);
     }
-    Ok(desired.clone())
+    let conversion = match current.engine {
+        EngineKind::Postgres => {
+            let public = current
+                .schemas
+                .iter()
+                .find(|s| s.name == POSTGRES_NAMESPACE);
+            settle::on_postgres(desired, engine, &target.display(), public.cloned())?
+        }
+        EngineKind::Sqlite => convert::convert(desired, EngineKind::Sqlite)?,
+    };
+    Ok(Some(conversion))
 }
 
 fn check_reviewed_plan(
@@ -131,23 +151,35 @@ pub fn check_hazards(plan: &Plan, allowed: &Allowed) -> Result<()> {
     )))
 }
 
-/// A pre-check's result: how many rows would make step `step` (1-based) fail.
+/// A pre-check's result: how many rows would make step `step` (1-based) fail, or why the
+/// query could not run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PrecheckResult {
     pub step: usize,
-    pub violations: i64,
+    /// `None` when the query could not run (see `error`).
+    pub violations: Option<i64>,
     pub query: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
-/// Runs every step's pre-check (read-only counting queries).
+/// Runs every step's pre-check (read-only counting queries) against the database as it is.
+/// A query that names what an earlier step creates or renames cannot run yet: its result
+/// says so instead of stopping the dry run.
 pub fn run_prechecks(engine: &mut dyn Engine, plan: &Plan) -> Result<Vec<PrecheckResult>> {
     let mut results = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         if let Some(query) = &step.precheck {
+            let (violations, error) = match engine.count(query) {
+                Ok(n) => (Some(n), None),
+                Err(Error::Query { cause, .. }) => (None, Some(cause)),
+                Err(other) => return Err(other),
+            };
             results.push(PrecheckResult {
                 step: i + 1,
-                violations: engine.count(query)?,
+                violations,
                 query: query.clone(),
+                error,
             });
         }
     }
@@ -159,16 +191,21 @@ pub fn run_prechecks(engine: &mut dyn Engine, plan: &Plan) -> Result<Vec<Prechec
 /// transaction is rolled back.
 pub fn execute(prepared: &mut Prepared, desired: &Schema, options: &ExecuteOptions) -> Result<()> {
     let dialect = prepared.engine.dialect()?;
-    // Concurrent index builds run after the commit, so they are still missing at this point.
+    let desired = match &prepared.conversion {
+        Some(conversion) => conversion.schema.clone(),
+        None => desired.clone(),
+    };
+    // Steps that run after the commit (concurrent index builds) have not run yet when the
+    // transaction is verified: what they create is still missing then.
     let runs_after_commit: Vec<&crate::schema::key::ObjectKey> = prepared
         .plan
         .steps
         .iter()
-        .filter(|s| !s.transactional && s.sql.contains("CONCURRENTLY"))
+        .filter(|s| s.run == diff::Phase::AfterTransaction)
         .map(|s| &s.object)
         .collect();
     let mut verify = |after: &Schema| -> Result<()> {
-        let residual = diff::plan(after, desired, dialect, &PlanOptions::default())?;
+        let residual = diff::plan(after, &desired, dialect, &PlanOptions::default())?;
         let left: Vec<&diff::Step> = residual
             .steps
             .iter()

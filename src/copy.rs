@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::engine::{self, DataTable, Export, ExportWorker, InspectOptions, TablePart};
 use crate::error::{Error, Result};
 use crate::restore::{
-    self, Load, PartReader, RestoreOptions, RowSource, SourceTable, TableRestored,
+    self, Load, PartReader, RestoreOptions, RowSource, SequencePositions, SourceTable,
+    TableRestored,
 };
 use crate::schema::Schema;
 use crate::target::Target;
@@ -91,7 +92,7 @@ pub fn copy(
         source: source.display.clone(),
         schema: source.schema(),
         rows: Some(&rows),
-        sequences: source.export.sequences(),
+        sequences: SequencePositions::Values(source.export.sequences()),
     };
     let tables = restore::load_into(to, &load, options, progress)?;
     Ok(CopyReport {
@@ -109,15 +110,17 @@ struct ExportRows<'a> {
 }
 
 impl RowSource for ExportRows<'_> {
-    fn tables(&self) -> Vec<SourceTable> {
-        self.tables
+    fn tables(&self) -> Result<Vec<SourceTable>> {
+        Ok(self
+            .tables
             .iter()
             .map(|(table, parts)| SourceTable {
+                name: table.name.clone(),
                 table: table.clone(),
                 parts: parts.len().max(1),
                 rows: None,
             })
-            .collect()
+            .collect())
     }
 
     fn reader(&self) -> Result<Box<dyn PartReader + '_>> {

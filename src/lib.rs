@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod backup;
 pub mod cli;
+pub mod convert;
 pub mod copy;
 pub mod diff;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod project;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod sanitize;
 pub mod schema;
 pub mod status;

@@ -11,6 +11,12 @@
 //! written the backup is verified (every chunk it needs is read and hashed), so a damaged
 //! backup fails before the target is touched.
 //!
+//! A SQLite backup restored into PostgreSQL goes through the cross-engine conversion
+//! (`crate::convert`): the converted schema is created in the same three phases, each table's
+//! row stream is adapted to its converted column types on the way in (`convert::rows`), and
+//! identity sequences are set past the highest id loaded instead of restoring SQLite's
+//! counters.
+//!
 //! The three phases ([`load_into`]) take their rows from a [`RowSource`] — a backup here, a
 //! live database for `copy` — and may pass them through a [`RowTransform`] (sanitizing).
 
@@ -20,6 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::convert::rows::{self, RowConversion};
+use crate::convert::{self, Conversion, Report};
 use crate::diff::{self, PlanOptions};
 use crate::engine::{self, DataTable, ExecuteOptions, InspectOptions, SequenceState};
 use crate::error::{Error, Result};
@@ -45,6 +53,9 @@ pub struct RestoreOptions {
     pub with_owners: bool,
     /// Role renames applied to owners and grantees: `(old, new)`.
     pub role_map: Vec<(String, String)>,
+    /// Across engines: leave out the objects the conversion cannot translate (named in the
+    /// report) instead of refusing.
+    pub allow_lossy: bool,
     /// Rewrites every table's rows on their way into the target (sanitizing, see
     /// [`crate::sanitize`]); `None` loads them as they are.
     pub rows: Option<Arc<dyn RowTransform>>,
@@ -66,7 +77,7 @@ pub trait RowTransform: Send + Sync + std::fmt::Debug {
 /// Where the rows of a load come from: a backup's segments, or a live database's export.
 pub trait RowSource: Sync {
     /// The tables that have rows, in the source's order.
-    fn tables(&self) -> Vec<SourceTable>;
+    fn tables(&self) -> Result<Vec<SourceTable>>;
     /// A reader for one loading thread (a database session, for a live source).
     fn reader(&self) -> Result<Box<dyn PartReader + '_>>;
 }
@@ -74,6 +85,9 @@ pub trait RowSource: Sync {
 /// A table of a [`RowSource`]: its stream, in how many parts, and how many rows it holds.
 #[derive(Debug, Clone)]
 pub struct SourceTable {
+    /// The table's name in the source (for reports and `--table` patterns).
+    pub name: String,
+    /// The table as the loader writes it (converted, across engines).
     pub table: DataTable,
     /// Parts that can be loaded at once (at least 1).
     pub parts: usize,
@@ -100,7 +114,15 @@ pub struct Load<'a> {
     pub schema: &'a Schema,
     /// `None`: the schema only.
     pub rows: Option<&'a dyn RowSource>,
-    pub sequences: &'a [SequenceState],
+    pub sequences: SequencePositions<'a>,
+}
+
+/// How sequences are positioned once the rows are in.
+pub enum SequencePositions<'a> {
+    /// At the source's values.
+    Values(&'a [SequenceState]),
+    /// By statements (across engines: identity sequences past the highest id loaded).
+    Script(Vec<String>),
 }
 
 /// Rows loaded per table.
@@ -115,6 +137,15 @@ pub struct RestoreReport {
     pub backup: String,
     pub tables: Vec<TableRestored>,
     pub sequences: usize,
+    /// The conversion's report, when the backup was of another engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Report>,
+}
+
+/// A restore across engines: the converted schema and how rows load into it.
+struct CrossEngine {
+    conversion: Conversion,
+    rows: RowConversion,
 }
 
 pub fn restore(
@@ -124,12 +155,7 @@ pub fn restore(
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
 ) -> Result<RestoreReport> {
-    let mut schema = backup
-        .manifest
-        .schema
-        .clone()
-        .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
-    adapt_access(&mut schema, options);
+    let (schema, cross) = prepare_schema(backup, target, options)?;
     verify_backup(repo, backup, options)?;
     let with_data = !options.schema_only && backup.manifest.kind != BackupKind::SchemaOnly;
     let sequences: Vec<SequenceState> = backup
@@ -141,19 +167,61 @@ pub fn restore(
             is_called: s.is_called,
         })
         .collect();
-    let rows = BackupRows { repo, backup };
+    let positions = match &cross {
+        Some(_) => SequencePositions::Script(rows::identity_positions(&schema, &sequences)),
+        None => SequencePositions::Values(&sequences),
+    };
+    let sequence_count = match &positions {
+        SequencePositions::Script(script) if with_data => script.len(),
+        _ => sequences.len(),
+    };
+    let rows = BackupRows {
+        repo,
+        backup,
+        converted: cross.as_ref().map(|c| &c.rows),
+    };
     let load = Load {
         source: format!("backup {}", backup.id),
         schema: &schema,
         rows: with_data.then_some(&rows as &dyn RowSource),
-        sequences: &sequences,
+        sequences: positions,
     };
     let tables = load_into(target, &load, options, progress)?;
     Ok(RestoreReport {
         backup: backup.id.to_string(),
         tables,
-        sequences: backup.manifest.all_sequences().count(),
+        sequences: sequence_count,
+        conversion: cross.map(|c| Report {
+            // The target's server accepted the converted schema.
+            validated: !options.data_only,
+            ..c.conversion.report
+        }),
     })
+}
+
+/// The schema a restore of `backup` creates in `target`: the backup's (owners and grants
+/// adapted), or its conversion when the engines differ. What rules about the rows (sanitizing)
+/// are checked against.
+pub fn target_schema(backup: &Backup, target: &Target, options: &RestoreOptions) -> Result<Schema> {
+    prepare_schema(backup, target, options).map(|(schema, _)| schema)
+}
+
+fn prepare_schema(
+    backup: &Backup,
+    target: &Target,
+    options: &RestoreOptions,
+) -> Result<(Schema, Option<CrossEngine>)> {
+    let mut schema = backup
+        .manifest
+        .schema
+        .clone()
+        .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
+    adapt_access(&mut schema, options);
+    let cross = cross_engine(&schema, backup, target, options)?;
+    if let Some(cross) = &cross {
+        schema = cross.conversion.schema.clone();
+    }
+    Ok((schema, cross))
 }
 
 /// Creates `load.schema` in `target` and fills it, in three phases: pre-data, the rows (on
@@ -198,7 +266,10 @@ pub fn load_into(
             loader.run_script(&transform.before_load())?;
         }
         tables = load_tables(rows, database.as_ref(), options, progress)?;
-        loader.set_sequences(load.sequences)?;
+        match &load.sequences {
+            SequencePositions::Values(values) => loader.set_sequences(values)?,
+            SequencePositions::Script(script) => loader.run_script(script)?,
+        }
         if let Some(transform) = &options.rows {
             loader.run_script(&transform.after_load())?;
         }
@@ -210,26 +281,69 @@ pub fn load_into(
     Ok(tables)
 }
 
+/// The conversion a backup of another engine needs (SQLite into PostgreSQL), refused when it
+/// would leave objects out and the user did not allow it.
+fn cross_engine(
+    schema: &Schema,
+    backup: &Backup,
+    target: &Target,
+    options: &RestoreOptions,
+) -> Result<Option<CrossEngine>> {
+    let target_engine = match target {
+        Target::Sqlite(_) => EngineKind::Sqlite,
+        Target::Postgres(_) => EngineKind::Postgres,
+    };
+    match (schema.engine, target_engine) {
+        (from, to) if from == to => Ok(None),
+        (EngineKind::Sqlite, EngineKind::Postgres) => {
+            let conversion = convert::convert(schema, EngineKind::Postgres)?;
+            conversion.report.check_lossless(options.allow_lossy)?;
+            let rows = RowConversion::new(schema, &conversion.schema);
+            Ok(Some(CrossEngine { conversion, rows }))
+        }
+        (from, to) => Err(Error::Unsupported(format!(
+            "backup {} is of a {from} database and {} is {to}: only SQLite backups can be \
+             restored across engines (into PostgreSQL)",
+            backup.id,
+            target.display()
+        ))),
+    }
+}
+
 /// A backup's table segments, read (and verified chunk by chunk) from the repository.
 struct BackupRows<'a> {
     repo: &'a Repository,
     backup: &'a Backup,
+    /// Across engines: how the rows load into the converted tables.
+    converted: Option<&'a RowConversion>,
 }
 
 impl RowSource for BackupRows<'_> {
-    fn tables(&self) -> Vec<SourceTable> {
+    fn tables(&self) -> Result<Vec<SourceTable>> {
         self.backup
             .manifest
             .tables
             .iter()
-            .map(|entry| SourceTable {
-                table: DataTable {
+            .map(|entry| {
+                let table = DataTable {
                     name: entry.name.clone(),
                     columns: entry.columns.clone(),
                     size_bytes: entry.bytes as i64,
-                },
-                parts: entry.segments.len().max(1),
-                rows: Some(entry.rows),
+                };
+                // Across engines the rows load into the converted table.
+                let table = match self.converted {
+                    Some(c) => {
+                        c.table(&entry.name, &entry.columns, table.size_bytes)?
+                            .table
+                    }
+                    None => table,
+                };
+                Ok(SourceTable {
+                    name: entry.name.clone(),
+                    table,
+                    parts: entry.segments.len().max(1),
+                    rows: Some(entry.rows),
+                })
             })
             .collect()
     }
@@ -238,6 +352,7 @@ impl RowSource for BackupRows<'_> {
         Ok(Box::new(BackupRows {
             repo: self.repo,
             backup: self.backup,
+            converted: self.converted,
         }))
     }
 }
@@ -253,8 +368,15 @@ impl PartReader for BackupRows<'_> {
         if entry.segments.is_empty() {
             return load(&mut std::io::empty());
         }
-        let mut stream = self.repo.read_segment(self.backup, entry, part)?;
-        load(&mut stream)
+        let stream = self.repo.read_segment(self.backup, entry, part)?;
+        match self.converted {
+            // Across engines each value is adapted to its converted column.
+            Some(c) => {
+                let rows = c.table(&entry.name, &entry.columns, entry.bytes as i64)?;
+                load(&mut rows.adapt(stream, part))
+            }
+            None => load(&mut { stream }),
+        }
     }
 }
 
@@ -447,10 +569,10 @@ fn load_tables(
     progress: &(dyn Fn(&TableRestored) + Sync),
 ) -> Result<Vec<TableRestored>> {
     let entries: Vec<(usize, SourceTable)> = source
-        .tables()
+        .tables()?
         .into_iter()
         .enumerate()
-        .filter(|(_, t)| crate::backup::selected(&options.tables, &t.table.name))
+        .filter(|(_, t)| crate::backup::selected(&options.tables, &t.name))
         .collect();
     // One task per part, biggest tables first.
     let mut tasks: Vec<(usize, usize)> = entries
@@ -513,11 +635,11 @@ fn load_tables(
         if let Some(expected) = entry.rows.filter(|&n| n != count) {
             return Err(Error::Refused(format!(
                 "{}: loaded {count} rows, the source holds {expected}",
-                entry.table.name
+                entry.name
             )));
         }
         let done = TableRestored {
-            table: entry.table.name.clone(),
+            table: entry.name.clone(),
             rows: count,
         };
         progress(&done);

@@ -54,6 +54,34 @@ fn environment_names_stand_for_databases_and_the_schema_file_is_implied() {
     assert!(std::fs::read_to_string(&schema)
         .unwrap()
         .contains("customers"));
+
+    let out = strata_in(&nested, &["drift", "local"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let conn = rusqlite::Connection::open(dir.path().join("dev.db")).unwrap();
+    conn.execute_batch("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)")
+        .unwrap();
+    let out = strata_in(&nested, &["drift", "local", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["drift"], true);
+
+    // apply with the implied schema file brings the environment back in line.
+    let out = strata_in(
+        &nested,
+        &[
+            "apply",
+            "--to",
+            "local",
+            "--yes",
+            "--allow-hazard",
+            "data-loss",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = strata_in(&nested, &["drift", "local"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
@@ -192,4 +220,56 @@ fn status_reports_drift_backups_and_unreachable_environments() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("-1 index"), "{text}");
     assert!(text.contains("unreachable"), "{text}");
+}
+
+#[test]
+fn promote_makes_one_environment_match_another_with_apply_guarantees() {
+    let staging = support::TestDb::new("promote_staging");
+    let prod = support::TestDb::new("promote_prod");
+    prod.execute(
+        "CREATE TABLE account (id bigint PRIMARY KEY, note text); \
+         INSERT INTO account VALUES (1, 'kept'), (2, 'also kept')",
+    );
+    staging.execute(
+        "CREATE TABLE account (id bigint PRIMARY KEY, balance numeric NOT NULL DEFAULT 0); \
+         CREATE INDEX account_balance ON account (balance)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("strata.toml"),
+        "[env.staging]\nurl = \"${STRATA_TEST_STAGING}\"\n[env.prod]\nurl = \"${STRATA_TEST_PROD}\"\n",
+    )
+    .unwrap();
+    let env = [
+        ("STRATA_TEST_STAGING", staging.url.as_str()),
+        ("STRATA_TEST_PROD", prod.url.as_str()),
+    ];
+    // Dropping prod's `note` column loses data: refused without permission, prod unchanged.
+    let out = strata_in(dir.path(), &["promote", "staging", "prod", "--yes"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("data-loss"), "{}", stderr(&out));
+    assert_eq!(
+        prod.scalar_i64("SELECT count(*) FROM account WHERE note IS NOT NULL"),
+        2
+    );
+
+    let out = strata_in(
+        dir.path(),
+        &[
+            "promote",
+            "staging",
+            "prod",
+            "--yes",
+            "--allow-hazard",
+            "data-loss",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["applied"], true);
+    let out = strata_in(dir.path(), &["diff", "staging", "prod"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(prod.scalar_i64("SELECT count(*) FROM account"), 2);
 }

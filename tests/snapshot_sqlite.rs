@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use strata::engine::{self, InspectOptions};
 use strata::schema::{ConstraintKind, GeneratedStorage, Schema, Table};
@@ -13,15 +13,6 @@ use strata::target::Target;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// Creates a SQLite database file at `dir/name` from SQL text.
-fn build_db(dir: &Path, name: &str, sql: &str) -> PathBuf {
-    let path = dir.join(name);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(sql)
-        .unwrap_or_else(|e| panic!("building {name} failed: {e}\n{sql}"));
-    path
-}
 
 /// Inspects a SQLite file through the library.
 fn inspect(path: &Path) -> Schema {
@@ -37,7 +28,7 @@ fn inspect_with(path: &Path, options: &InspectOptions) -> Schema {
 /// Renders `schema` as DDL, executes it in a fresh database and inspects that.
 fn round_trip(schema: &Schema, dir: &Path, name: &str) -> Schema {
     let sql = engine::render_sql(schema);
-    inspect(&build_db(dir, name, &sql))
+    inspect(&support::sqlite_file(dir, name, &sql))
 }
 
 /// Runs `strata snapshot ARGS…` and returns stdout, failing on a non-zero exit.
@@ -219,7 +210,11 @@ fn northwind_snapshots_names_with_spaces_and_round_trips() {
 #[test]
 fn every_kind_fixture_is_snapshotted_in_full() {
     let dir = tempfile::tempdir().unwrap();
-    let schema = inspect(&build_db(dir.path(), "every.db", &every_kind_sql()));
+    let schema = inspect(&support::sqlite_file(
+        dir.path(),
+        "every.db",
+        &every_kind_sql(),
+    ));
     assert_eq!(schema.server_version, "3");
     assert!(schema.tables.iter().all(|t| t.schema.is_empty()));
 
@@ -358,17 +353,17 @@ fn every_kind_fixture_is_snapshotted_in_full() {
 #[test]
 fn every_kind_round_trips_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let original = build_db(dir.path(), "every.db", &every_kind_sql());
+    let original = support::sqlite_file(dir.path(), "every.db", &every_kind_sql());
     let yaml = snapshot_cli(&[original.to_str().unwrap()]);
     let sql = snapshot_cli(&[original.to_str().unwrap(), "--format", "sql"]);
-    let copy = build_db(dir.path(), "copy.db", &sql);
+    let copy = support::sqlite_file(dir.path(), "copy.db", &sql);
     assert_eq!(snapshot_cli(&[copy.to_str().unwrap()]), yaml);
 }
 
 #[test]
 fn snapshotting_twice_gives_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(dir.path(), "every.db", &every_kind_sql());
+    let db = support::sqlite_file(dir.path(), "every.db", &every_kind_sql());
     let path = db.to_str().unwrap();
     let first = snapshot_cli(&[path]);
     assert!(
@@ -386,7 +381,7 @@ fn snapshotting_twice_gives_identical_bytes() {
 fn statement_order_does_not_change_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let sql = every_kind_sql();
-    let in_order = inspect(&build_db(dir.path(), "in_order.db", &sql));
+    let in_order = inspect(&support::sqlite_file(dir.path(), "in_order.db", &sql));
 
     // Each object kind in reverse order; kinds keep the order SQLite needs (an index or a
     // trigger needs its table).
@@ -401,7 +396,7 @@ fn statement_order_does_not_change_the_snapshot() {
     shuffled.reverse();
     shuffled.sort_by_key(|b| kind_rank(b)); // stable: reversed within a kind
     assert_ne!(shuffled, blocks);
-    let reordered = inspect(&build_db(
+    let reordered = inspect(&support::sqlite_file(
         dir.path(),
         "reordered.db",
         &shuffled.join("\n\n"),
@@ -412,7 +407,7 @@ fn statement_order_does_not_change_the_snapshot() {
 #[test]
 fn json_output_parses_back_to_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(dir.path(), "every.db", &every_kind_sql());
+    let db = support::sqlite_file(dir.path(), "every.db", &every_kind_sql());
     let json = snapshot_cli(&[db.to_str().unwrap(), "--format", "json"]);
     let parsed = Schema::from_json(&json, "<stdout>").unwrap();
     assert_eq!(parsed, inspect(&db));
@@ -423,7 +418,7 @@ fn json_output_parses_back_to_the_same_model() {
 #[test]
 fn sql_output_matches_the_expected_ddl() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(dir.path(), "every.db", &every_kind_sql());
+    let db = support::sqlite_file(dir.path(), "every.db", &every_kind_sql());
     let sql = snapshot_cli(&[db.to_str().unwrap(), "--format", "sql"]);
     let expected_path = support::fixture("sqlite/every_kind.expected.sql");
     if std::env::var_os("STRATA_BLESS").is_some() {
@@ -456,7 +451,7 @@ fn sql_output_matches_the_expected_ddl() {
 #[test]
 fn excluded_tables_leave_with_their_indexes_and_triggers() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(dir.path(), "every.db", &every_kind_sql());
+    let db = support::sqlite_file(dir.path(), "every.db", &every_kind_sql());
     let options = InspectOptions {
         exclude_tables: vec!["order".into(), "order_i*".into(), "big?orders".into()],
         ..Default::default()
@@ -483,7 +478,7 @@ fn excluded_tables_leave_with_their_indexes_and_triggers() {
 #[test]
 fn internal_tables_are_left_out() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(
+    let db = support::sqlite_file(
         dir.path(),
         "internal.db",
         "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
@@ -506,7 +501,7 @@ fn internal_tables_are_left_out() {
 #[test]
 fn a_virtual_table_is_left_out_with_a_note() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(
+    let db = support::sqlite_file(
         dir.path(),
         "fts.db",
         "CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT);
@@ -591,7 +586,7 @@ fn shipped_quickstart_db_matches_its_script() {
     let root = support::repo_root().join("examples/quickstart");
     let script = std::fs::read_to_string(root.join("shop.sql")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let fresh = inspect(&build_db(dir.path(), "shop.db", &script));
+    let fresh = inspect(&support::sqlite_file(dir.path(), "shop.db", &script));
     let shipped = inspect(&root.join("shop.db"));
     assert!(
         shipped.to_yaml() == fresh.to_yaml(),
@@ -607,7 +602,7 @@ fn shipped_quickstart_db_matches_its_script() {
 #[test]
 fn odd_but_valid_definitions_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let db = build_db(
+    let db = support::sqlite_file(
         dir.path(),
         "odd.db",
         r#"

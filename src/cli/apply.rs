@@ -22,6 +22,13 @@ pub struct ApplyArgs {
     /// The database to change: URL, SQLite file or an environment of strata.toml.
     #[arg(long)]
     pub to: String,
+    #[command(flatten)]
+    pub options: ApplyOptions,
+}
+
+/// How a desired schema is applied (shared by `apply` and `promote`).
+#[derive(Debug, Args)]
+pub struct ApplyOptions {
     /// Print the plan (and the pre-check counts) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -39,15 +46,23 @@ pub struct ApplyArgs {
     /// refused if the database changed since it was made.
     #[arg(long, value_name = "PLAN.json")]
     pub plan: Option<PathBuf>,
-    /// Use lock-light forms (concurrent index builds, NOT VALID + VALIDATE).
+    /// Use lock-light forms (PostgreSQL: concurrent index builds, NOT VALID + VALIDATE; SQLite
+    /// has none, and its plans are the same with or without it).
     #[arg(long)]
     pub online: bool,
-    /// Longest wait for a lock per statement, e.g. 5s, 500ms, 1m.
+    /// Longest wait for a lock, e.g. 5s, 500ms, 1m: per statement on PostgreSQL; on SQLite,
+    /// for another connection to finish writing.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
-    /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...]}.
+    /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...],
+    /// "conversion": {...} when the file was converted from another engine}.
     #[arg(long)]
     pub json: bool,
+    /// When the schema file is of another engine (a SQLite snapshot applied to PostgreSQL):
+    /// leave out the objects that cannot be translated (named in the report) instead of
+    /// refusing.
+    #[arg(long)]
+    pub allow_lossy: bool,
 }
 
 fn parse_hazard(s: &str) -> std::result::Result<HazardKind, String> {
@@ -85,7 +100,23 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
         None => super::context::schema_file()?,
     };
     let desired = Schema::load(&file)?;
-    let target = super::context::database(&args.to)?;
+    apply_schema(
+        &desired,
+        &file.display().to_string(),
+        &args.to,
+        &args.options,
+    )
+}
+
+/// Shows the plan that makes database `to` match `desired` (described as `origin` in
+/// messages), then applies it as the options say.
+pub(crate) fn apply_schema(
+    desired: &Schema,
+    origin: &str,
+    to: &str,
+    args: &ApplyOptions,
+) -> Result<ExitCode> {
+    let target = super::context::database(to)?;
     let reviewed = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -97,7 +128,14 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
     let plan_options = PlanOptions {
         online: args.online,
     };
-    let mut prepared = apply::prepare(&desired, &target, reviewed, &plan_options, &inspect)?;
+    let mut prepared = apply::prepare(desired, &target, reviewed, &plan_options, &inspect)?;
+    if let (Some(conversion), false) = (&prepared.conversion, args.json) {
+        eprintln!(
+            "strata: {origin} is a {} schema; converted it for {} (same as `strata convert`):",
+            desired.engine, prepared.current.engine
+        );
+        super::convert::write_report(&conversion.report, None, false)?;
+    }
     let prechecks = if args.dry_run {
         apply::run_prechecks(prepared.engine.as_mut(), &prepared.plan)?
     } else {
@@ -114,20 +152,23 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
         }
     }
     if prepared.plan.is_empty() || args.dry_run {
-        print_outcome(args.json, &prepared.plan, &prechecks, false);
+        print_outcome(args.json, &prepared, &prechecks, false);
         return Ok(ExitCode::from(super::exit::OK));
+    }
+    if let Some(conversion) = &prepared.conversion {
+        conversion.report.check_lossless(args.allow_lossy)?;
     }
     let allowed = Allowed {
         all: args.allow_all_hazards,
         kinds: args.allow_hazards.iter().copied().collect(),
     };
     apply::check_hazards(&prepared.plan, &allowed)?;
-    confirm(&args, &target, prepared.plan.steps.len())?;
+    confirm(args, &target, prepared.plan.steps.len())?;
     let options = ExecuteOptions {
         lock_timeout: args.lock_timeout,
         inspect,
     };
-    apply::execute(&mut prepared, &desired, &options)?;
+    apply::execute(&mut prepared, desired, &options)?;
     if !args.json {
         eprintln!(
             "strata: applied {} step(s) to {}",
@@ -135,23 +176,31 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode> {
             target.display()
         );
     }
-    print_outcome(args.json, &prepared.plan, &prechecks, true);
+    print_outcome(args.json, &prepared, &prechecks, true);
     Ok(ExitCode::from(super::exit::OK))
 }
 
-fn print_outcome(json: bool, plan: &Plan, prechecks: &[apply::PrecheckResult], applied: bool) {
+fn print_outcome(
+    json: bool,
+    prepared: &apply::Prepared,
+    prechecks: &[apply::PrecheckResult],
+    applied: bool,
+) {
     if json {
-        let document = serde_json::json!({
+        let mut document = serde_json::json!({
             "applied": applied,
-            "plan": plan,
+            "plan": prepared.plan,
             "prechecks": prechecks,
         });
+        if let Some(conversion) = &prepared.conversion {
+            document["conversion"] = serde_json::json!(conversion.report);
+        }
         println!("{}", serde_json::to_string_pretty(&document).expect("JSON"));
     }
 }
 
 /// Asks on a terminal; without one, `--yes` is required.
-fn confirm(args: &ApplyArgs, target: &Target, steps: usize) -> Result<()> {
+fn confirm(args: &ApplyOptions, target: &Target, steps: usize) -> Result<()> {
     if args.yes {
         return Ok(());
     }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::convert::compared_with;
 use super::source::{read_schema, Source};
 use crate::apply::run_prechecks;
 use crate::diff::{self, PlanOptions};
@@ -31,7 +32,7 @@ pub struct DiffArgs {
     #[arg(long)]
     pub json: bool,
     /// Plan lock-light forms: indexes built CONCURRENTLY (outside the transaction), foreign
-    /// keys and checks added NOT VALID then validated.
+    /// keys and checks added NOT VALID then validated (PostgreSQL; SQLite has none).
     #[arg(long)]
     pub online: bool,
     /// FROM is the database the plan is for: run each risky step's pre-check query against it
@@ -50,7 +51,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     };
     let started = std::time::Instant::now();
     let (from, from_source) = read_schema(&args.from, &inspect)?;
-    let (to, _) = read_schema(&args.to, &inspect)?;
+    let (to, to_source) = read_schema(&args.to, &inspect)?;
+    let from = compared_with(from, &to, &to_source)?;
+    let to = compared_with(to, &from, &from_source)?;
     let read = started.elapsed();
     let dialect = engine::dialect(from.engine)?;
     let plan = diff::plan(

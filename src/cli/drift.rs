@@ -33,7 +33,8 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
     };
     let (file, database) = args.file_and_database()?;
     let (expected, _) = read_schema(&file, &inspect)?;
-    let (actual, _) = read_schema(&database, &inspect)?;
+    let (actual, actual_source) = read_schema(&database, &inspect)?;
+    let expected = super::convert::compared_with(expected, &actual, &actual_source)?;
     let plan = diff::plan(
         &actual,
         &expected,

@@ -3,7 +3,9 @@
 
 mod apply;
 mod backup;
+mod check;
 mod context;
+mod convert;
 mod copy;
 mod diff;
 mod drift;
@@ -11,6 +13,9 @@ mod init;
 mod init_project;
 mod list;
 mod plan_text;
+mod promote;
+mod prune;
+mod repair;
 mod restore;
 mod sanitize;
 mod show;
@@ -48,6 +53,11 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Check that a database still matches its schema file (exit 1 when it drifted).
     Drift(drift::DriftArgs),
+    /// Make one environment's schema match another's (staging → prod), as `apply` does.
+    Promote(promote::PromoteArgs),
+    /// Convert a schema to another engine (SQLite ⇄ PostgreSQL), reporting every mapping
+    /// that is a choice, a guess or a loss.
+    Convert(convert::ConvertArgs),
     /// Create an empty backup repository.
     Init(init::InitArgs),
     /// Write a commented starter project file (strata.toml): schema file, repository and
@@ -71,13 +81,19 @@ pub enum Command {
     Copy(copy::CopyArgs),
     /// Masking rules for sanitized copies: `sanitize check` finds columns they leave exposed.
     Sanitize(sanitize::SanitizeCommand),
+    /// Remove the backups a retention policy does not keep, and the data only they used.
+    Prune(prune::PruneArgs),
+    /// Find damage anywhere in a repository: packs, index files, backups (exit 1 when found).
+    Check(check::CheckArgs),
+    /// Repair a damaged repository (today: rebuild the index from the packs).
+    Repair(repair::RepairArgs),
 }
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
     /// Success; for diff-like commands, no differences.
     pub const OK: u8 = 0;
-    /// Differences found (diff, drift, verify, sanitize check).
+    /// Differences or damage found (diff, drift, verify, check, repair, sanitize check).
     pub const DIFFERENCES: u8 = 1;
     /// Any error.
     pub const ERROR: u8 = 2;
@@ -91,6 +107,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
+        Command::Promote(args) => promote::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Init(args) => init::run(args),
         Command::InitProject(args) => init_project::run(args),
         Command::Backup(args) => backup::run(args),
@@ -101,6 +119,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Sanitize(args) => sanitize::run(args),
+        Command::Prune(args) => prune::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Repair(args) => repair::run(args),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::apply::PrecheckResult;
 use crate::diff::summary::Summary;
-use crate::diff::Plan;
+use crate::diff::{Phase, Plan};
 
 pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
     if plan.is_empty() {
@@ -22,7 +22,11 @@ pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
             kinds.join(", ")
         ));
     }
-    let outside = plan.steps.iter().filter(|s| !s.transactional).count();
+    let outside = plan
+        .steps
+        .iter()
+        .filter(|s| s.run != Phase::InTransaction)
+        .count();
     if outside > 0 {
         out.push_str(&format!(
             "-- {outside} step(s) cannot run inside the transaction and run on their own\n"
@@ -38,8 +42,14 @@ pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
             format!("  [{}]", tags.join(", "))
         };
         out.push_str(&format!("\n-- {number}. {}{tags}\n", step.reason));
-        if !step.transactional {
-            out.push_str("--    runs outside the transaction\n");
+        match step.run {
+            Phase::BeforeTransaction => {
+                out.push_str("--    runs outside the transaction, before it\n")
+            }
+            Phase::AfterTransaction => {
+                out.push_str("--    runs outside the transaction, after it commits\n")
+            }
+            Phase::InTransaction => {}
         }
         for hazard in &step.hazards {
             out.push_str(&format!(
@@ -49,13 +59,14 @@ pub fn render(plan: &Plan, prechecks: &[PrecheckResult]) -> String {
             ));
         }
         if let Some(check) = prechecks.iter().find(|c| c.step == number) {
-            let verdict = if check.violations == 0 {
-                "pre-check: no existing row would make this step fail".to_string()
-            } else {
-                format!(
-                    "pre-check: {} existing row(s) would make this step fail",
-                    check.violations
-                )
+            let verdict = match (check.violations, &check.error) {
+                (Some(0), _) => "pre-check: no existing row would make this step fail".to_string(),
+                (Some(n), _) => format!("pre-check: {n} existing row(s) would make this step fail"),
+                (None, error) => format!(
+                    "pre-check could not run on the database as it is (it names what an earlier \
+                     step creates or renames): {}",
+                    error.as_deref().unwrap_or("unknown error")
+                ),
             };
             out.push_str(&format!("--    {verdict}\n"));
         }

@@ -46,9 +46,14 @@ pub struct RestoreArgs {
     pub role_map: Vec<(String, String)>,
     #[command(flatten)]
     pub sanitize: super::sanitize::SanitizeArgs,
-    /// Print the per-table report as JSON.
+    /// Print the per-table report as JSON (with the conversion's report under "conversion"
+    /// when the backup is of another engine).
     #[arg(long)]
     pub json: bool,
+    /// Restoring a SQLite backup into PostgreSQL: leave out the objects the conversion cannot
+    /// translate (named in the report) instead of refusing.
+    #[arg(long)]
+    pub allow_lossy: bool,
 }
 
 fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
@@ -64,11 +69,7 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
     let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
     let backup = repo.load_backup(&args.id)?;
     let target = super::context::database(&args.to)?;
-    let sanitizer = match &backup.manifest.schema {
-        Some(schema) => args.sanitize.sanitizer(schema, args.data_only)?,
-        None => None,
-    };
-    let options = RestoreOptions {
+    let mut options = RestoreOptions {
         schema_only: args.schema_only,
         data_only: args.data_only,
         tables: args.tables.clone(),
@@ -77,8 +78,18 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         no_verify: args.no_verify,
         with_owners: args.with_owners,
         role_map: args.role_map.clone(),
-        rows: super::sanitize::as_transform(&sanitizer),
+        allow_lossy: args.allow_lossy,
+        rows: None,
     };
+    // The rules are checked against the schema the target gets (converted, across engines).
+    let sanitizer = match &args.sanitize.sanitize {
+        Some(_) => {
+            let schema = restore::target_schema(&backup, &target, &options)?;
+            args.sanitize.sanitizer(&schema, args.data_only)?
+        }
+        None => None,
+    };
+    options.rows = super::sanitize::as_transform(&sanitizer);
     let on_terminal = std::io::stderr().is_terminal() && !args.json;
     let progress = |t: &TableRestored| {
         if on_terminal {
@@ -86,6 +97,13 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         }
     };
     let report = restore::restore(&repo, &backup, &target, &options, &progress)?;
+    if let (Some(conversion), false) = (&report.conversion, args.json) {
+        eprintln!(
+            "strata: the backup is of a {} database; its schema was converted for {}:",
+            conversion.from, conversion.to
+        );
+        super::convert::write_report(conversion, None, false)?;
+    }
     let sanitized = super::sanitize::summary(sanitizer.as_deref(), &target)?;
     if args.json {
         println!("{}", super::sanitize::json_with(&report, &sanitized));

@@ -2,7 +2,7 @@
 //! schema file, or DDL that recreates it.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -20,6 +20,40 @@ pub enum OutputFormat {
     Json,
     /// Deterministic DDL that recreates the schema on an empty database.
     Sql,
+}
+
+impl OutputFormat {
+    /// The format an output file's extension names (`.json`, `.sql`), else YAML.
+    pub(super) fn of_path(path: Option<&Path>) -> OutputFormat {
+        match path.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            Some("json") => OutputFormat::Json,
+            Some("sql") => OutputFormat::Sql,
+            _ => OutputFormat::Yaml,
+        }
+    }
+
+    /// A schema in this format.
+    pub(super) fn render(self, schema: Schema) -> String {
+        match self {
+            OutputFormat::Yaml => schema.into_text(FileFormat::Yaml),
+            OutputFormat::Json => schema.into_text(FileFormat::Json),
+            OutputFormat::Sql => engine::render_sql(&schema),
+        }
+    }
+}
+
+/// Writes `text` to `path` atomically, or to standard output.
+pub(super) fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => super::write_atomically(path, text),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+                .map_err(|e| Error::io("<stdout>", e))
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -62,21 +96,8 @@ pub struct SnapshotArgs {
 pub fn run(args: SnapshotArgs) -> Result<ExitCode> {
     let format = args.output_format();
     let schema = read_schema(&args)?;
-    let text = match format {
-        OutputFormat::Yaml => schema.into_text(FileFormat::Yaml),
-        OutputFormat::Json => schema.into_text(FileFormat::Json),
-        OutputFormat::Sql => engine::render_sql(&schema),
-    };
-    match &args.output {
-        Some(path) => super::write_atomically(path, &text)?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|_| stdout.flush())
-                .map_err(|e| Error::io("<stdout>", e))?;
-        }
-    }
+    let text = format.render(schema);
+    write_output(args.output.as_deref(), &text)?;
     Ok(ExitCode::from(super::exit::OK))
 }
 
@@ -88,16 +109,7 @@ impl SnapshotArgs {
         if let Some(f) = self.format {
             return f;
         }
-        let ext = self
-            .output
-            .as_ref()
-            .and_then(|p| p.extension())
-            .and_then(|e| e.to_str());
-        match ext {
-            Some("json") => OutputFormat::Json,
-            Some("sql") => OutputFormat::Sql,
-            _ => OutputFormat::Yaml,
-        }
+        OutputFormat::of_path(self.output.as_deref())
     }
 
     fn inspect_options(&self) -> InspectOptions {

@@ -32,37 +32,6 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         read_data: args.read_data,
         backups,
     })?;
-    if args.json {
-        let document = serde_json::json!({
-            "ok": report.is_ok(),
-            "backups_checked": report.backups_checked,
-            "packs_checked": report.packs_checked,
-            "blobs_checked": report.blobs_checked,
-            "bytes_read": report.bytes_read,
-            "problems": report.problems,
-        });
-        println!("{}", serde_json::to_string_pretty(&document).expect("JSON"));
-    } else if report.is_ok() {
-        println!(
-            "ok: {} backup(s), {} pack(s), {} chunk(s) checked{}",
-            report.backups_checked,
-            report.packs_checked,
-            report.blobs_checked,
-            if args.read_data {
-                ", all data read and hashed"
-            } else {
-                ""
-            }
-        );
-    } else {
-        println!("damaged: {} problem(s)", report.problems.len());
-        for problem in &report.problems {
-            println!("  {problem}");
-        }
-    }
-    Ok(ExitCode::from(if report.is_ok() {
-        super::exit::OK
-    } else {
-        super::exit::DIFFERENCES
-    }))
+    super::check::print_report(&report, args.read_data, args.json, false);
+    Ok(super::check::exit_code(&report))
 }

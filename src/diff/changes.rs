@@ -7,7 +7,8 @@
 //! 1. objects only in the source are dropped; objects only in the target are created;
 //! 2. changed objects are altered in place when the dialect knows how (tables column by
 //!    column, sequences, enum values, function bodies, comments, …), otherwise dropped and
-//!    created again;
+//!    created again — except tables the dialect rebuilds with their rows (SQLite), whose
+//!    dependents are then recreated around the rebuild;
 //! 3. every object that depends on something dropped, recreated or structurally changed is
 //!    recreated too, transitively (views over a table whose column changes type, foreign keys
 //!    to a recreated table, comments of a recreated object, …);
@@ -18,7 +19,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::diff::dependencies::{Dependents, Lookup};
-use crate::diff::{rename, Action, Hazard, HazardKind, PlanOptions, Step};
+use crate::diff::{rename, unchanged, Action, Hazard, HazardKind, PlanOptions, Step};
 use crate::engine::{CreateContext, Dialect, TableChange};
 use crate::error::Result;
 use crate::schema::key::{ObjectKey, Statement};
@@ -130,117 +131,17 @@ pub(super) fn steps(
     dialect: &dyn Dialect,
     options: &PlanOptions,
 ) -> Result<Vec<Step>> {
-    let (source, renames) = rename::apply_renames(source, target, dialect)?;
-    if renames.is_empty() {
-        if let Some(steps) = steps_without_unchanged_tables(&source, target, dialect, options) {
+    let renamed = rename::apply_renames(source, target, dialect)?;
+    let source = renamed.source;
+    if renamed.steps.is_empty() {
+        if let Some(steps) =
+            unchanged::steps_without_unchanged_tables(&source, target, dialect, options)
+        {
             return Ok(steps);
         }
     }
-    let (steps, _, _) = compare(&source, target, dialect, options);
-    Ok(renames.into_iter().chain(steps).collect())
-}
-
-/// Most changes touch few tables. Tables that are identical on both sides (and take no part in
-/// partitioning or inheritance) are left out of both scripts, which makes planning a large
-/// schema fast. This is only sound when nothing they could depend on is dropped or rebuilt:
-/// if the plan invalidates anything but objects local to a changed table, `None` asks for the
-/// full comparison.
-fn steps_without_unchanged_tables(
-    source: &Schema,
-    target: &Schema,
-    dialect: &dyn Dialect,
-    options: &PlanOptions,
-) -> Option<Vec<Step>> {
-    let in_hierarchy = |schema: &Schema| -> HashSet<String> {
-        let mut names = HashSet::new();
-        for t in &schema.tables {
-            if t.partition_by.is_some() || t.partition_of.is_some() || !t.inherits.is_empty() {
-                names.insert(crate::schema::qualified(&t.schema, &t.name));
-            }
-            names.extend(t.inherits.iter().cloned());
-            names.extend(t.partition_of.iter().map(|p| p.parent.clone()));
-        }
-        names
-    };
-    let (source_hierarchy, target_hierarchy) = (in_hierarchy(source), in_hierarchy(target));
-    let target_tables: HashMap<String, &Table> = target
-        .tables
-        .iter()
-        .map(|t| (crate::schema::qualified(&t.schema, &t.name), t))
-        .collect();
-    // A table using a type that changes must stay: an enum rebuilt in place converts its
-    // columns.
-    let changed_types = changed_types(source, target);
-    let uses_changed_type = |t: &Table| {
-        t.columns.iter().any(|c| {
-            let raw = c.data_type.trim_end_matches("[]").replace('"', "");
-            changed_types.contains(&raw)
-        })
-    };
-    let unchanged: HashSet<String> = source
-        .tables
-        .iter()
-        .map(|t| (crate::schema::qualified(&t.schema, &t.name), t))
-        .filter(|(name, t)| {
-            target_tables.get(name).is_some_and(|other| *other == *t)
-                && !source_hierarchy.contains(name)
-                && !target_hierarchy.contains(name)
-                && !uses_changed_type(t)
-        })
-        .map(|(name, _)| name)
-        .collect();
-    if unchanged.is_empty() {
-        return None;
-    }
-    // Clone everything but the tables, then only the tables that stay.
-    let without = |schema: &Schema| -> Schema {
-        let mut pruned = schema.clone_without_tables();
-        pruned.tables = schema
-            .tables
-            .iter()
-            .filter(|t| !unchanged.contains(&crate::schema::qualified(&t.schema, &t.name)))
-            .cloned()
-            .collect();
-        pruned
-    };
-    let (pruned_source, pruned_target) = (without(source), without(target));
-    let (steps, invalidated, retyped) = compare(&pruned_source, &pruned_target, dialect, options);
-    let lookup = Lookup::new(&pruned_source);
-    let left_out: Vec<&Table> = source
-        .tables
-        .iter()
-        .filter(|t| unchanged.contains(&crate::schema::qualified(&t.schema, &t.name)))
-        .collect();
-    let safe = invalidated.iter().all(|key| is_local(key, &lookup))
-        && retyped.iter().all(|table| !mentioned_by(table, &left_out));
-    safe.then_some(steps)
-}
-
-/// Whether any of `tables` names `table` in a check, default, index, trigger or policy (a
-/// retyped column of `table` could be read there). Foreign keys are fine: PostgreSQL rebuilds
-/// them itself when a referenced column changes type.
-fn mentioned_by(table: &str, tables: &[&Table]) -> bool {
-    let (schema, name) = table.split_once('.').unwrap_or(("", table));
-    let needles = [
-        table.to_string(),
-        format!("\"{schema}\".\"{name}\""),
-        format!("{schema}.\"{name}\""),
-    ];
-    let mentions = |text: &str| needles.iter().any(|n| text.contains(n.as_str()));
-    tables.iter().any(|t| {
-        t.constraints
-            .iter()
-            .any(|c| c.references.is_none() && mentions(&c.definition))
-            || t.columns
-                .iter()
-                .any(|c| c.default.as_deref().is_some_and(mentions))
-            || t.indexes.iter().any(|i| mentions(&i.definition))
-            || t.triggers.iter().any(|tr| mentions(&tr.definition))
-            || t.policies.iter().any(|p| {
-                p.using.as_deref().is_some_and(mentions)
-                    || p.with_check.as_deref().is_some_and(mentions)
-            })
-    })
+    let (steps, _, _) = compare(&source, target, dialect, options, &renamed.uncertain);
+    Ok(renamed.steps.into_iter().chain(steps).collect())
 }
 
 /// Indexes a failed concurrent build left invalid: they are dropped and built again.
@@ -262,91 +163,15 @@ fn invalid_indexes(schema: &Schema) -> Vec<ObjectKey> {
         .collect()
 }
 
-/// Raw `schema.name` of every type (enum, domain, composite, range) that is not the same on
-/// both sides.
-fn changed_types(source: &Schema, target: &Schema) -> HashSet<String> {
-    fn types(schema: &Schema) -> HashMap<String, String> {
-        let mut all = HashMap::new();
-        for t in &schema.enums {
-            all.insert(
-                crate::schema::qualified(&t.schema, &t.name),
-                format!("{t:?}"),
-            );
-        }
-        for t in &schema.domains {
-            all.insert(
-                crate::schema::qualified(&t.schema, &t.name),
-                format!("{t:?}"),
-            );
-        }
-        for t in &schema.composite_types {
-            all.insert(
-                crate::schema::qualified(&t.schema, &t.name),
-                format!("{t:?}"),
-            );
-        }
-        for t in &schema.range_types {
-            all.insert(
-                crate::schema::qualified(&t.schema, &t.name),
-                format!("{t:?}"),
-            );
-        }
-        all
-    }
-    let (before, after) = (types(source), types(target));
-    before
-        .iter()
-        .filter(|(name, definition)| after.get(*name) != Some(*definition))
-        .map(|(name, _)| name.clone())
-        .chain(after.keys().filter(|n| !before.contains_key(*n)).cloned())
-        .collect()
-}
-
-/// True when nothing outside the object's own table can depend on it.
-fn is_local(key: &ObjectKey, lookup: &Lookup) -> bool {
-    match key {
-        ObjectKey::Comment { .. }
-        | ObjectKey::Access { .. }
-        | ObjectKey::Column { .. }
-        | ObjectKey::Trigger { .. }
-        | ObjectKey::Rule { .. }
-        | ObjectKey::Policy { .. }
-        | ObjectKey::RowSecurity { .. }
-        | ObjectKey::ReplicaIdentity { .. } => true,
-        // Foreign keys elsewhere may rely on a primary key, unique constraint or unique index.
-        ObjectKey::Constraint { table, name } => lookup
-            .tables
-            .get(table)
-            .and_then(|t| t.constraints.iter().find(|c| &c.name == name))
-            .is_some_and(|c| {
-                !matches!(
-                    c.kind,
-                    crate::schema::ConstraintKind::PrimaryKey
-                        | crate::schema::ConstraintKind::Unique
-                )
-            }),
-        ObjectKey::Index { name } => {
-            let Some((ObjectKey::Table { name: table }, None)) = lookup.indexes.get(name) else {
-                return false;
-            };
-            lookup.tables.get(table).is_some_and(|t| {
-                t.indexes.iter().any(|i| {
-                    crate::schema::qualified(&t.schema, &i.name) == *name
-                        && !i.definition.starts_with("CREATE UNIQUE")
-                })
-            })
-        }
-        _ => false,
-    }
-}
-
 /// The plan for two schemas (renames already applied to `source`), every object the plan
 /// invalidates (drops or rebuilds), and the tables whose columns it retypes or drops.
-fn compare(
+/// `rebuild` names tables to rebuild even when they compare equal (see [`rename::Renamed`]).
+pub(super) fn compare(
     source: &Schema,
     target: &Schema,
     dialect: &dyn Dialect,
     options: &PlanOptions,
+    rebuild: &HashSet<String>,
 ) -> (Vec<Step>, Vec<ObjectKey>, Vec<String>) {
     // The two scripts are independent: render them on two threads.
     let (src, tgt) = std::thread::scope(|scope| {
@@ -376,9 +201,10 @@ fn compare(
         if decisions.drop.contains(key) {
             continue;
         }
+        let must_rebuild = matches!(key, ObjectKey::Table { name } if rebuild.contains(name));
         if !src.contains(key) {
             decisions.create.insert(key.clone());
-        } else if !src.same_as(&tgt, key) {
+        } else if !src.same_as(&tgt, key) || must_rebuild {
             let both = Both {
                 source,
                 target,
@@ -386,14 +212,20 @@ fn compare(
                 tgt: &tgt,
                 sides: &sides,
             };
-            decide_change(key, &both, dialect, &mut decisions);
+            decide_change(key, &both, dialect, must_rebuild, &mut decisions);
         }
     }
     cascade(&sides, &src, &tgt, &mut decisions);
 
     let mut steps = drop_steps(source, &sides.source, &src, &decisions, dialect);
     flag_possible_renames(&mut steps, &sides, &decisions);
-    steps.extend(forward_steps(&tgt, target, &decisions, options, dialect));
+    steps.extend(forward_steps(
+        &tgt,
+        (target, &sides.target),
+        &decisions,
+        options,
+        dialect,
+    ));
     let retyped = decisions.changed_columns.keys().cloned().collect();
     (
         order_by_transaction(steps),
@@ -416,7 +248,13 @@ struct Both<'a> {
     sides: &'a Sides<'a>,
 }
 
-fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions: &mut Decisions) {
+fn decide_change(
+    key: &ObjectKey,
+    both: &Both,
+    dialect: &dyn Dialect,
+    must_rebuild: bool,
+    decisions: &mut Decisions,
+) {
     let (source, target, src, tgt) = (both.source, both.target, both.src, both.tgt);
     if let ObjectKey::Table { name } = key {
         let from = both.sides.source.tables.get(name);
@@ -425,7 +263,14 @@ fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions:
             decisions.recreate(key, src, tgt);
             return;
         };
-        match dialect.alter_table(from, to, source, target) {
+        let rebuild = must_rebuild
+            .then(|| dialect.rebuild_table(from, to, source, target))
+            .flatten();
+        let change = match rebuild {
+            Some(steps) => TableChange::Rebuild { steps },
+            None => dialect.alter_table(from, to, source, target),
+        };
+        match change {
             TableChange::InPlace {
                 steps,
                 changed_columns,
@@ -436,6 +281,13 @@ fn decide_change(key: &ObjectKey, both: &Both, dialect: &dyn Dialect, decisions:
                         .insert(name.clone(), changed_columns);
                 }
                 decisions.alter.insert(key.clone(), steps);
+            }
+            TableChange::Rebuild { steps } => {
+                // The table keeps its name and rows but is replaced: what hangs off it or
+                // reads it is dropped before and created again after, like the dependents of
+                // a recreated object.
+                decisions.alter.insert(key.clone(), steps);
+                decisions.invalidate(key);
             }
             TableChange::Recreate => decisions.recreate(key, src, tgt),
         }
@@ -481,10 +333,12 @@ fn cascade(sides: &Sides, src: &Objects, tgt: &Objects, d: &mut Decisions) {
         };
         for dependent in graph.of(&table_key) {
             let on_same_table = dependent.table() == Some(table.as_str());
-            let reads_table = matches!(
-                dependent,
-                ObjectKey::View { .. } | ObjectKey::Function { .. }
-            );
+            // Views, functions and triggers of other tables that name the table read it.
+            let reads_table = match dependent {
+                ObjectKey::View { .. } | ObjectKey::Function { .. } => true,
+                ObjectKey::Trigger { .. } => !on_same_table,
+                _ => false,
+            };
             let mentions_column = src.sql_parts(dependent).any(|sql| {
                 columns
                     .iter()
@@ -629,11 +483,21 @@ fn drop_steps(
 
 fn forward_steps(
     tgt: &Objects,
-    target: &Schema,
+    (target, lookup): (&Schema, &Lookup),
     d: &Decisions,
     options: &PlanOptions,
     dialect: &dyn Dialect,
 ) -> Vec<Step> {
+    // The table an object belongs to: an index's is its relation's.
+    let table_of = |key: &ObjectKey| -> Option<String> {
+        match key {
+            ObjectKey::Index { name } => match lookup.indexes.get(name) {
+                Some((ObjectKey::Table { name }, _)) => Some(name.clone()),
+                _ => None,
+            },
+            other => other.table().map(str::to_string),
+        }
+    };
     let mut steps = Vec::new();
     let mut altered: HashSet<ObjectKey> = HashSet::new();
     for statement in &tgt.statements {
@@ -644,11 +508,8 @@ fn forward_steps(
             }
         }
         if d.create.contains(key) {
-            let table_is_new = key.table().is_some_and(|t| {
-                d.create.contains(&ObjectKey::Table {
-                    name: t.to_string(),
-                })
-            });
+            let table_is_new =
+                table_of(key).is_some_and(|name| d.create.contains(&ObjectKey::Table { name }));
             let context = CreateContext {
                 recreated: d.drop.contains(key),
                 table_is_new,
@@ -663,12 +524,10 @@ fn forward_steps(
 /// Steps that cannot run in a transaction go before it (enum values, which later steps may
 /// use) or after it (concurrent index builds); the rest keep their order.
 fn order_by_transaction(steps: Vec<Step>) -> Vec<Step> {
-    let (outside, inside): (Vec<Step>, Vec<Step>) =
-        steps.into_iter().partition(|s| !s.transactional);
-    let (before, after): (Vec<Step>, Vec<Step>) = outside
-        .into_iter()
-        .partition(|s| !s.sql.contains("CONCURRENTLY"));
-    before.into_iter().chain(inside).chain(after).collect()
+    let mut ordered = steps;
+    // A stable sort keeps the order within each phase.
+    ordered.sort_by_key(|s| s.run);
+    ordered
 }
 
 /// A step that creates something new.
@@ -678,14 +537,5 @@ pub(crate) fn create_step(key: &ObjectKey, sql: String, recreated: bool) -> Step
     } else {
         format!("create {}", key.describe())
     };
-    Step {
-        object: key.clone(),
-        action: Action::Create,
-        reason,
-        sql,
-        hazards: vec![],
-        inverse: None,
-        transactional: true,
-        precheck: None,
-    }
+    Step::new(key.clone(), Action::Create, reason, sql)
 }

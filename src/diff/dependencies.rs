@@ -6,7 +6,9 @@
 //! an object's SQL mentions: a default calling `public.next_id()`, a policy reading
 //! `public.team`, a trigger executing `public.touch()`. Mentions are found by scanning the SQL
 //! once for schema-qualified names (the creation script qualifies every name), so building the
-//! graph is linear in the size of the schema.
+//! graph is linear in the size of the schema. Relations without a schema (SQLite has none) are
+//! named bare, and a trigger's body then needs every relation whose name it mentions — an
+//! over-approximation (a column spelled like a table), which only recreates a trigger more.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,6 +27,8 @@ pub(super) struct Lookup<'a> {
     pub indexes: HashMap<String, (ObjectKey, Option<String>)>,
     sequence_owner: HashMap<String, String>,
     publications: HashMap<&'a str, Vec<String>>,
+    /// Relations without a schema, by lowercase name (such names are case-insensitive).
+    bare: HashMap<String, String>,
 }
 
 impl<'a> Lookup<'a> {
@@ -38,6 +42,7 @@ impl<'a> Lookup<'a> {
             indexes: HashMap::new(),
             sequence_owner: HashMap::new(),
             publications: HashMap::new(),
+            bare: HashMap::new(),
         };
         for t in &schema.tables {
             let name = qualified(&t.schema, &t.name);
@@ -49,6 +54,9 @@ impl<'a> Lookup<'a> {
                         i.attached_to.clone(),
                     ),
                 );
+            }
+            if t.schema.is_empty() {
+                lookup.bare.insert(t.name.to_lowercase(), name.clone());
             }
             lookup.tables.insert(name, t);
         }
@@ -62,6 +70,9 @@ impl<'a> Lookup<'a> {
                         i.attached_to.clone(),
                     ),
                 );
+            }
+            if v.schema.is_empty() {
+                lookup.bare.insert(v.name.to_lowercase(), name.clone());
             }
             lookup.view_depends.insert(name.clone(), &v.depends_on);
             lookup.views.insert(name, v.materialized);
@@ -200,6 +211,15 @@ impl<'a> Lookup<'a> {
                 }
             }
         }
+        if matches!(key, ObjectKey::Trigger { .. }) && !self.bare.is_empty() {
+            for name in bare_names(sql) {
+                if let Some(relation) = self.bare.get(&name.to_lowercase()) {
+                    if key.table() != Some(relation.as_str()) {
+                        needs.push(self.relation(relation));
+                    }
+                }
+            }
+        }
         needs
     }
 }
@@ -261,6 +281,21 @@ pub(crate) fn qualified_names(sql: &str) -> Vec<(String, bool)> {
         }
     }
     names
+}
+
+/// Names in SQL text that stand alone: neither `x.` nor `.x` (a qualifier or a column of one),
+/// as written (quotes removed; unquoted names lowercase).
+fn bare_names(sql: &str) -> Vec<String> {
+    let tokens = tokens(sql);
+    let dot = |i: Option<usize>| i.and_then(|i| tokens.get(i)) == Some(&Token::Dot);
+    tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            Token::Ident(name) if !dot(i.checked_sub(1)) && !dot(Some(i + 1)) => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -357,6 +392,14 @@ mod tests {
                 ("public.is_valid".to_string(), true),
                 ("My Schema.T".to_string(), false)
             ]
+        );
+    }
+
+    #[test]
+    fn bare_names_leave_out_qualifiers_and_their_columns() {
+        assert_eq!(
+            bare_names("INSERT INTO \"Audit\" (x) SELECT NEW.id FROM [order] o WHERE o.v = 'lit'"),
+            ["insert", "into", "Audit", "x", "select", "from", "order", "o", "where"]
         );
     }
 

@@ -13,6 +13,7 @@ mod dependencies;
 mod hazard;
 mod rename;
 pub mod summary;
+mod unchanged;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,7 @@ use crate::schema::{EngineKind, Schema};
 
 pub(crate) use changes::create_step;
 pub use hazard::{Hazard, HazardKind};
+pub(crate) use rename::mentions_word;
 
 /// Every hazard kind, in the order they are documented.
 pub fn hazard_kinds() -> &'static [HazardKind] {
@@ -47,35 +49,148 @@ pub struct Plan {
 
 /// One statement of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "StepDocument")]
 pub struct Step {
     /// The object the step creates, drops or changes.
     pub object: ObjectKey,
-    /// `create`, `drop`, `alter`, `rename` or `recreate`.
+    /// `create`, `drop`, `alter` or `rename`.
     pub action: Action,
     /// One line saying why the step is there.
     pub reason: String,
     pub sql: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hazards: Vec<Hazard>,
     /// SQL that undoes the step, or `None` when it cannot be undone (see `hazards`).
     pub inverse: Option<String>,
-    /// False for statements the engine cannot run inside a transaction; they run before the
-    /// transaction (enum values) or after it (concurrent index builds).
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub transactional: bool,
+    /// When the step runs relative to the plan's transaction; absent from the document when
+    /// it runs inside it.
+    #[serde(skip_serializing_if = "Phase::is_in_transaction")]
+    pub run: Phase,
     /// A query counting the rows that would make the step fail (NULLs before SET NOT NULL,
     /// duplicates before a unique index, …), for dry runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub precheck: Option<String>,
 }
 
-fn yes() -> bool {
-    true
+/// When a step runs: most run inside the plan's one transaction; the few statements an engine
+/// cannot run in a transaction run on their own before it or after it commits.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Before the transaction (PostgreSQL enum values, which later steps may use: a value
+    /// added in a transaction cannot be used before it commits).
+    BeforeTransaction,
+    #[default]
+    InTransaction,
+    /// After the transaction commits (concurrent index builds).
+    AfterTransaction,
 }
 
-fn is_true(b: &bool) -> bool {
-    *b
+impl Phase {
+    fn is_in_transaction(&self) -> bool {
+        *self == Phase::InTransaction
+    }
+}
+
+/// A plan's steps split by phase, each with its 1-based number in the plan (for messages).
+pub struct Phased<'a> {
+    pub before: Vec<(usize, &'a Step)>,
+    pub inside: Vec<(usize, &'a Step)>,
+    pub after: Vec<(usize, &'a Step)>,
+}
+
+impl<'a> Phased<'a> {
+    pub fn new(steps: &'a [Step]) -> Phased<'a> {
+        let mut phased = Phased {
+            before: vec![],
+            inside: vec![],
+            after: vec![],
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let list = match step.run {
+                Phase::BeforeTransaction => &mut phased.before,
+                Phase::InTransaction => &mut phased.inside,
+                Phase::AfterTransaction => &mut phased.after,
+            };
+            list.push((i + 1, step));
+        }
+        phased
+    }
+}
+
+/// A step as a plan document spells it. Documents written before steps had a `run` phase
+/// carry `transactional: false` instead; the phase is then what those versions inferred from
+/// the statement (a concurrent index build ran after the transaction, anything else before).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepDocument {
+    object: ObjectKey,
+    action: Action,
+    reason: String,
+    sql: String,
+    #[serde(default)]
+    hazards: Vec<Hazard>,
+    inverse: Option<String>,
+    #[serde(default)]
+    run: Option<Phase>,
+    #[serde(default)]
+    transactional: Option<bool>,
+    #[serde(default)]
+    precheck: Option<String>,
+}
+
+impl From<StepDocument> for Step {
+    fn from(d: StepDocument) -> Step {
+        let run = match (d.run, d.transactional) {
+            (Some(run), _) => run,
+            (None, Some(false)) if d.sql.contains("CONCURRENTLY") => Phase::AfterTransaction,
+            (None, Some(false)) => Phase::BeforeTransaction,
+            (None, _) => Phase::InTransaction,
+        };
+        Step {
+            object: d.object,
+            action: d.action,
+            reason: d.reason,
+            sql: d.sql,
+            hazards: d.hazards,
+            inverse: d.inverse,
+            run,
+            precheck: d.precheck,
+        }
+    }
+}
+
+impl Step {
+    /// A step without hazards, inverse or pre-check, run inside the transaction.
+    pub(crate) fn new(object: ObjectKey, action: Action, reason: String, sql: String) -> Step {
+        Step {
+            object,
+            action,
+            reason,
+            sql,
+            hazards: vec![],
+            inverse: None,
+            run: Phase::InTransaction,
+            precheck: None,
+        }
+    }
+
+    pub(crate) fn with_inverse(mut self, inverse: impl Into<String>) -> Step {
+        self.inverse = Some(inverse.into());
+        self
+    }
+
+    pub(crate) fn with_hazard(mut self, kind: HazardKind, message: impl Into<String>) -> Step {
+        self.hazards.push(Hazard::new(kind, message));
+        self
+    }
+
+    pub(crate) fn with_precheck(mut self, sql: String) -> Step {
+        self.precheck = Some(sql);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,4 +289,51 @@ pub fn plan(
         target_hash: schema_hash(target),
         steps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(sql: &str, extra: &str) -> String {
+        format!(
+            r#"{{"object": {{"kind": "index", "name": "public.i"}}, "action": "create",
+                "reason": "r", "sql": "{sql}", "inverse": null{extra}}}"#
+        )
+    }
+
+    fn read(step: &str) -> Step {
+        serde_json::from_str(step).unwrap()
+    }
+
+    #[test]
+    fn phases_are_written_only_when_a_step_runs_outside_the_transaction() {
+        let mut s = read(&step("CREATE INDEX i ON t (a);", ""));
+        assert_eq!(s.run, Phase::InTransaction);
+        assert!(!serde_json::to_string(&s).unwrap().contains("run"));
+        s.run = Phase::AfterTransaction;
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains(r#""run":"after_transaction""#), "{text}");
+        assert_eq!(read(&text), s);
+    }
+
+    #[test]
+    fn documents_with_transactional_still_read() {
+        let concurrent = read(&step(
+            "CREATE INDEX CONCURRENTLY i ON t (a);",
+            r#", "transactional": false"#,
+        ));
+        assert_eq!(concurrent.run, Phase::AfterTransaction);
+        let enum_value = read(&step(
+            "ALTER TYPE e ADD VALUE 'x';",
+            r#", "transactional": false"#,
+        ));
+        assert_eq!(enum_value.run, Phase::BeforeTransaction);
+        let inside = read(&step(
+            "CREATE INDEX i ON t (a);",
+            r#", "transactional": true"#,
+        ));
+        assert_eq!(inside.run, Phase::InTransaction);
+        assert!(serde_json::from_str::<Step>(&step("x", r#", "surprise": 1"#)).is_err());
+    }
 }

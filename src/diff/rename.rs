@@ -4,50 +4,73 @@
 //! compare equal where the rename is all that changed.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use crate::diff::{Action, Step};
 use crate::engine::Dialect;
 use crate::error::{Error, Result};
 use crate::schema::{qualified, Schema};
 
-/// Returns the source with the target's renames applied, and the rename steps.
+/// The source as it is after the target's renames, and what it takes to get there.
+pub(super) struct Renamed<'a> {
+    pub source: Cow<'a, Schema>,
+    /// The rename steps, to run first.
+    pub steps: Vec<Step>,
+    /// Tables (qualified) whose definition after the renames the model cannot tell for sure
+    /// (see [`Dialect::rename_may_change_constraints`]): the plan rebuilds them.
+    pub uncertain: HashSet<String>,
+}
+
+/// Applies the target's renames to the source.
 pub(super) fn apply_renames<'a>(
     source: &'a Schema,
     target: &Schema,
     dialect: &dyn Dialect,
-) -> Result<(Cow<'a, Schema>, Vec<Step>)> {
+) -> Result<Renamed<'a>> {
     let has_hints = target
         .tables
         .iter()
         .any(|t| t.renamed_from.is_some() || t.columns.iter().any(|c| c.renamed_from.is_some()));
     if !has_hints {
-        return Ok((Cow::Borrowed(source), Vec::new()));
+        return Ok(Renamed {
+            source: Cow::Borrowed(source),
+            steps: Vec::new(),
+            uncertain: HashSet::new(),
+        });
     }
     let mut renamed = source.clone();
     let mut steps = Vec::new();
+    let mut uncertain = HashSet::new();
+    let find = |schema: &Schema, name: &str| -> Option<usize> {
+        schema
+            .tables
+            .iter()
+            .position(|t| qualified(&t.schema, &t.name) == name)
+    };
     for table in &target.tables {
+        let hinted =
+            table.renamed_from.is_some() || table.columns.iter().any(|c| c.renamed_from.is_some());
+        if !hinted {
+            continue;
+        }
         let new_name = qualified(&table.schema, &table.name);
+        let steps_before = steps.len();
+        let mut before = find(&renamed, &new_name).map(|i| renamed.tables[i].clone());
         if let Some(old) = &table.renamed_from {
             let old_name = if old.contains('.') || table.schema.is_empty() {
                 old.clone()
             } else {
                 qualified(&table.schema, old)
             };
-            let exists_old = renamed
-                .tables
-                .iter()
-                .any(|t| qualified(&t.schema, &t.name) == old_name);
-            let exists_new = renamed
-                .tables
-                .iter()
-                .any(|t| qualified(&t.schema, &t.name) == new_name);
-            if exists_old && exists_new {
+            let old_index = find(&renamed, &old_name);
+            if old_index.is_some() && before.is_some() {
                 return Err(Error::Unsupported(format!(
                     "table {new_name} says renamed_from: {old}, but both tables exist in the \
                      database — remove renamed_from, or drop one of them"
                 )));
             }
-            if exists_old {
+            if let Some(i) = old_index {
+                before = Some(renamed.tables[i].clone());
                 steps.push(rename_table(
                     &mut renamed,
                     &old_name,
@@ -61,11 +84,7 @@ pub(super) fn apply_renames<'a>(
             let Some(old) = &column.renamed_from else {
                 continue;
             };
-            let Some(t) = renamed
-                .tables
-                .iter()
-                .position(|t| qualified(&t.schema, &t.name) == new_name)
-            else {
+            let Some(t) = find(&renamed, &new_name) else {
                 continue;
             };
             let has_old = renamed.tables[t].columns.iter().any(|c| &c.name == old);
@@ -84,9 +103,19 @@ pub(super) fn apply_renames<'a>(
                 steps.push(rename_column(&mut renamed, t, old, &column.name, dialect));
             }
         }
+        let after = find(&renamed, &new_name).map(|i| &renamed.tables[i]);
+        if let (Some(before), Some(after)) = (&before, after) {
+            if steps.len() > steps_before && dialect.rename_may_change_constraints(before, after) {
+                uncertain.insert(new_name);
+            }
+        }
     }
     renamed.canonicalize();
-    Ok((Cow::Owned(renamed), steps))
+    Ok(Renamed {
+        source: Cow::Owned(renamed),
+        steps,
+        uncertain,
+    })
 }
 
 fn rename_table(
@@ -175,18 +204,15 @@ fn rename_table(
             }
         }
     }
-    Step {
-        object: crate::schema::key::ObjectKey::Table {
+    Step::new(
+        crate::schema::key::ObjectKey::Table {
             name: new_qualified.clone(),
         },
-        action: Action::Rename,
-        reason: format!("rename table {old_name} to {new_qualified} (renamed_from)"),
+        Action::Rename,
+        format!("rename table {old_name} to {new_qualified} (renamed_from)"),
         sql,
-        hazards: vec![],
-        inverse: Some(inverse),
-        transactional: true,
-        precheck: None,
-    }
+    )
+    .with_inverse(inverse)
 }
 
 fn rename_column(
@@ -256,19 +282,16 @@ fn rename_column(
             s.owned_by = Some(format!("{table_qualified}.{new}"));
         }
     }
-    Step {
-        object: crate::schema::key::ObjectKey::Column {
+    Step::new(
+        crate::schema::key::ObjectKey::Column {
             table: table_qualified.clone(),
             column: new.to_string(),
         },
-        action: Action::Rename,
-        reason: format!("rename column {table_qualified}.{old} to {new} (renamed_from)"),
+        Action::Rename,
+        format!("rename column {table_qualified}.{old} to {new} (renamed_from)"),
         sql,
-        hazards: vec![],
-        inverse: Some(inverse),
-        transactional: true,
-        precheck: None,
-    }
+    )
+    .with_inverse(inverse)
 }
 
 fn is_word_char(c: char) -> bool {

@@ -207,6 +207,28 @@ pub trait Dialect: Sync {
         target: &Schema,
     ) -> TableChange;
 
+    /// The steps that rebuild table `from` as `to` with its rows (the two may be the same),
+    /// for a table the plan must rebuild whatever changed (see
+    /// [`Dialect::rename_may_change_constraints`]); `None` when the engine has no rebuild.
+    fn rebuild_table(
+        &self,
+        _from: &Table,
+        _to: &Table,
+        _source: &Schema,
+        _target: &Schema,
+    ) -> Option<Vec<Step>> {
+        None
+    }
+
+    /// Whether renaming a table or its columns (`before` → `after`, as the model renames them)
+    /// may rename constraints in a way the model cannot tell. SQLite names an unnamed
+    /// constraint after its table and columns when it is read, and the model does not record
+    /// which names were written out: after a rename, such a name may or may not follow. The
+    /// planner then rebuilds the table, which writes every name out.
+    fn rename_may_change_constraints(&self, _before: &Table, _after: &Table) -> bool {
+        false
+    }
+
     /// An in-place change of any other object, or `None` when it must be dropped and created.
     /// `target_sql` holds the target's creation statements of the object.
     fn alter_in_place(
@@ -247,6 +269,12 @@ pub enum TableChange {
         steps: Vec<Step>,
         changed_columns: Vec<String>,
     },
+    /// Rebuilt with its rows under the same name, by these steps (SQLite's table rebuild:
+    /// create the new version under another name, copy the rows, drop the old table, rename).
+    /// The old table's indexes and triggers go with it, and views and triggers elsewhere that
+    /// read it are in the way of the swap: the planner drops all of them before the rebuild and
+    /// creates them again after it.
+    Rebuild { steps: Vec<Step> },
     /// Must be dropped and created again (e.g. a different partition key).
     Recreate,
 }
@@ -262,9 +290,7 @@ pub struct InPlace {
 pub fn dialect(engine: EngineKind) -> Result<&'static dyn Dialect> {
     match engine {
         EngineKind::Postgres => Ok(&postgres::migrate::PostgresDialect),
-        EngineKind::Sqlite => Err(crate::Error::Unsupported(
-            "planning changes for SQLite is not supported yet".into(),
-        )),
+        EngineKind::Sqlite => Ok(&sqlite::migrate::SqliteDialect),
     }
 }
 

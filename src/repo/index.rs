@@ -91,6 +91,19 @@ impl Index {
         self.blobs.is_empty()
     }
 
+    /// Every known blob with its location, in no particular order.
+    pub fn locations(&self) -> impl Iterator<Item = (BlobId, BlobLocation)> + '_ {
+        self.blobs.iter().map(|(id, (number, entry))| {
+            (
+                *id,
+                BlobLocation {
+                    pack: self.packs[*number as usize],
+                    entry: *entry,
+                },
+            )
+        })
+    }
+
     /// Packs found without an index file, recovered from their trailers.
     pub fn recovered(&self) -> &[PackListing] {
         &self.recovered
@@ -123,20 +136,7 @@ impl Index {
     }
 
     fn load_file(&mut self, store: &dyn Store, name: &str) -> RepoResult<()> {
-        let bytes = match store.get(name) {
-            Ok(bytes) => bytes,
-            // Removed since the listing (a concurrent prune): nothing to load.
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        if layout::id_of(name) != Some(Id::of_object(&bytes)) {
-            self.problem(
-                name,
-                "content does not match its name (damaged)".to_string(),
-            );
-            return Ok(());
-        }
-        match decode_index_file(&bytes) {
+        match read_index_file(store, name)? {
             Ok(listings) => {
                 for (pack, entries) in &listings {
                     self.add_pack(*pack, entries);
@@ -169,6 +169,23 @@ impl Index {
     }
 }
 
+/// Reads and decodes one index file: the packs it lists, or why it is damaged. A file removed
+/// since it was listed (by a concurrent prune) lists nothing.
+pub(crate) fn read_index_file(
+    store: &dyn Store,
+    name: &str,
+) -> RepoResult<Result<Vec<PackListing>, String>> {
+    let bytes = match store.get(name) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => return Ok(Ok(Vec::new())),
+        Err(e) => return Err(e.into()),
+    };
+    if layout::id_of(name) != Some(Id::of_object(&bytes)) {
+        return Ok(Err("content does not match its name (damaged)".to_string()));
+    }
+    Ok(decode_index_file(&bytes))
+}
+
 /// Why a pack's trailer could not be read.
 #[derive(Debug)]
 pub enum TrailerError {
@@ -184,6 +201,14 @@ impl From<StoreError> for TrailerError {
 
 /// Reads a pack's blob list from its footer and trailer (two ranged reads).
 pub fn read_trailer(store: &dyn Store, name: &str) -> Result<Vec<PackEntry>, TrailerError> {
+    read_trailer_and_start(store, name).map(|(entries, _)| entries)
+}
+
+/// A pack's blob list, and where its trailer starts (where its blob area ends).
+pub(crate) fn read_trailer_and_start(
+    store: &dyn Store,
+    name: &str,
+) -> Result<(Vec<PackEntry>, u64), TrailerError> {
     let size = store.size(name)?;
     if size < (pack::HEADER_LEN + FOOTER_LEN) as u64 {
         return Err(TrailerError::Damaged(format!(
@@ -194,7 +219,49 @@ pub fn read_trailer(store: &dyn Store, name: &str) -> Result<Vec<PackEntry>, Tra
     let footer = pack::decode_footer(&footer_bytes).map_err(TrailerError::Damaged)?;
     let start = footer.trailer_start(size).map_err(TrailerError::Damaged)?;
     let trailer = store.get_range(name, start, u64::from(footer.count) * ENTRY_LEN as u64)?;
-    pack::decode_trailer(&trailer, &footer, start).map_err(TrailerError::Damaged)
+    let entries = pack::decode_trailer(&trailer, &footer, start).map_err(TrailerError::Damaged)?;
+    Ok((entries, start))
+}
+
+/// At most this many packs per index file when the whole index is rewritten (≈ 3 MB files).
+const PACKS_PER_INDEX_FILE: usize = 1024;
+
+/// Replaces the whole index by files listing exactly `packs`: the new files are stored first,
+/// then the files in `old` are deleted (except any new file that happens to have the same
+/// content, hence the same name), so that an interruption leaves a superset, never less.
+/// Returns how many files were written and deleted.
+pub(crate) fn replace_index(
+    store: &dyn Store,
+    packs: &[PackListing],
+    old: &[String],
+) -> RepoResult<(usize, usize)> {
+    let mut written = HashSet::new();
+    for group in packs.chunks(PACKS_PER_INDEX_FILE) {
+        written.insert(store_index_file(store, group)?);
+    }
+    let mut deleted = 0;
+    for name in old.iter().filter(|name| !written.contains(*name)) {
+        store.delete(name)?;
+        deleted += 1;
+    }
+    Ok((written.len(), deleted))
+}
+
+/// Names of the index files now stored.
+pub(crate) fn index_file_names(store: &dyn Store) -> RepoResult<Vec<String>> {
+    Ok(store
+        .list(layout::INDEX)?
+        .into_iter()
+        .map(|o| o.name)
+        .collect())
+}
+
+/// Stores one index file listing `packs`; returns its name.
+pub(crate) fn store_index_file(store: &dyn Store, packs: &[PackListing]) -> RepoResult<String> {
+    let bytes = encode_index_file(packs);
+    let name = layout::index_name(&Id::of_object(&bytes));
+    store.put(&name, &bytes)?;
+    Ok(name)
 }
 
 /// Encodes an index file listing the given packs.

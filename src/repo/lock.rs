@@ -1,5 +1,5 @@
 //! Repository locks (docs/FORMAT.md, "Locks"): shared for writers (`backup`), exclusive for
-//! operations that delete (`prune`, issue 6). A lock is an object under `locks/` naming its
+//! operations that delete (`prune`, `repair index`). A lock is an object under `locks/` naming its
 //! holder (host, pid, time); a holder refreshes it every 5 minutes from a background thread, and
 //! a lock is stale when it was not refreshed for 30 minutes or its process is gone from this
 //! machine. This module does not decide *what* needs a lock; callers do.
@@ -128,6 +128,25 @@ impl Lock {
                 .ok()
         };
         Ok(Lock { state, refresher })
+    }
+
+    /// Checks, before destructive work, that this lock is still in force: its object is still
+    /// stored and no live conflicting lock has appeared (which would mean another process took
+    /// this one for stale, e.g. after this one could not refresh it for 30 minutes).
+    pub fn ensure_held(&self) -> RepoResult<()> {
+        // Holding `current` keeps the refresher from replacing the object meanwhile.
+        let current = lock_or_recover(&self.state.current);
+        let store = self.state.store.as_ref();
+        if !store.exists(&current.0)? {
+            return Err(RepoError::Locked {
+                location: store.location(),
+                holder: format!(
+                    "this process's own {} lock ({}) was removed by another process",
+                    current.1.purpose, current.0
+                ),
+            });
+        }
+        check_conflicts(store, current.1.kind, Some(&current.0))
     }
 
     /// Releases the lock now (also done on drop).
@@ -271,6 +290,19 @@ mod tests {
         b.release().unwrap();
         let c = Lock::acquire(store.clone(), LockKind::Exclusive, "prune").unwrap();
         assert!(Lock::acquire(store.clone(), LockKind::Shared, "backup").is_err());
+        c.ensure_held().unwrap();
+        let mut intruder = LockRecord::new(LockKind::Shared, "backup");
+        intruder.hostname = "elsewhere".into();
+        plant(store.as_ref(), &intruder);
+        assert!(
+            c.ensure_held().is_err(),
+            "a live conflicting lock went unnoticed"
+        );
+        for object in store.list(layout::LOCKS).unwrap() {
+            store.delete(&object.name).unwrap();
+        }
+        let err = c.ensure_held().unwrap_err();
+        assert!(err.to_string().contains("was removed"), "{err}");
         drop(c);
         assert!(store.list(layout::LOCKS).unwrap().is_empty());
     }

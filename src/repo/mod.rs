@@ -5,8 +5,9 @@
 //! each chunk is a blob named by its hash, compressed, and packed with others into pack files
 //! ([`pack`]); the [`index`] maps blobs to packs; a [`manifest`] lists, per backup, the schema
 //! snapshot and each table's chunks, and is stored last by the [`Writer`]. The [`reader`] gives
-//! a table's bytes back, verified; [`check`] proves backups restorable; [`lock`] keeps writers
-//! and (later) prune apart.
+//! a table's bytes back, verified; [`check`] proves backups restorable and finds damage
+//! anywhere; [`prune`] removes forgotten backups and their garbage, [`repair`] rebuilds the
+//! index from the packs; [`lock`] keeps writers and prune apart.
 //!
 //! [`Repository`] is the facade the workflows use. This module knows nothing about databases
 //! (it takes and gives byte streams) nor about the command line.
@@ -37,7 +38,9 @@ mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod pack;
+pub mod prune;
 pub mod reader;
+pub mod repair;
 pub mod time;
 pub mod writer;
 
@@ -53,7 +56,9 @@ pub use lock::{Lock, LockKind};
 pub use manifest::{
     Backup, BackupKind, BackupStats, Manifest, Segment, SequenceValue, Source, TableEntry,
 };
+pub use prune::PruneReport;
 pub use reader::StreamReader;
+pub use repair::RepairReport;
 pub use time::Timestamp;
 pub use writer::{StreamSummary, TableWriter, Writer};
 
@@ -142,6 +147,20 @@ impl Repository {
         let index = Arc::new(RwLock::new(Index::load(self.store.as_ref())?));
         *slot = Some(Arc::clone(&index));
         Ok(index)
+    }
+
+    /// Loads the index afresh and makes it the cached one. A writer does this after taking its
+    /// lock, so that it never deduplicates against blobs a prune removed before that.
+    pub(crate) fn reload_index(&self) -> RepoResult<Arc<RwLock<Index>>> {
+        let index = Arc::new(RwLock::new(Index::load(self.store.as_ref())?));
+        let mut slot = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(Arc::clone(&index));
+        Ok(index)
+    }
+
+    /// Drops the cached index (after prune or repair changed it); the next use loads it.
+    pub(crate) fn forget_index(&self) {
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Starts a backup: takes a shared lock and starts the compression threads.
@@ -272,6 +291,27 @@ impl Repository {
 
     /// Verifies backups; see [`check`].
     pub fn check(&self, options: &CheckOptions) -> RepoResult<CheckReport> {
-        check::run(self, options)
+        check::run(self, options, check::Scope::Backups)
+    }
+
+    /// Checks the whole repository: every backup, and every pack and index file whether a
+    /// backup needs it or not; see [`check`].
+    pub fn check_repository(&self, read_data: bool) -> RepoResult<CheckReport> {
+        let options = CheckOptions {
+            read_data,
+            backups: None,
+        };
+        check::run(self, &options, check::Scope::Repository)
+    }
+
+    /// Removes the given backups and collects the data only they used, under the exclusive
+    /// lock; with `dry_run`, only reports what it would do. See [`prune`].
+    pub fn prune(&self, forget: &[BackupId], dry_run: bool) -> RepoResult<PruneReport> {
+        prune::run(self, forget, dry_run)
+    }
+
+    /// Rebuilds the index from the packs' trailers; see [`repair`].
+    pub fn repair_index(&self) -> RepoResult<RepairReport> {
+        repair::index(self)
     }
 }

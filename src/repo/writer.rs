@@ -24,8 +24,8 @@ use crate::store::Store;
 use super::chunker::{count_newlines, Chunker};
 use super::config::{ChunkerParams, MAX_BLOB_SIZE};
 use super::error::{RepoError, RepoResult};
-use super::id::{BlobId, Id, IdHasher};
-use super::index::{encode_index_file, Index, PackListing};
+use super::id::{BlobId, Id, IdHasher, PackId};
+use super::index::{store_index_file, Index, PackListing};
 use super::layout;
 use super::lock::{Lock, LockKind};
 use super::manifest::{Backup, BackupStats, Manifest, MANIFEST_VERSION};
@@ -51,6 +51,19 @@ pub struct StreamSummary {
     pub new_chunks: u64,
     /// Plaintext bytes of those chunks.
     pub new_bytes: u64,
+}
+
+impl StreamSummary {
+    fn empty() -> StreamSummary {
+        StreamSummary {
+            chunks: Vec::new(),
+            bytes: 0,
+            newlines: 0,
+            content_hash: Id([0; 32]),
+            new_chunks: 0,
+            new_bytes: 0,
+        }
+    }
 }
 
 /// A chunk queued for compression.
@@ -102,8 +115,25 @@ struct Counters {
 
 impl<'r> Writer<'r> {
     pub(crate) fn new(repo: &'r Repository) -> RepoResult<Writer<'r>> {
-        let index = repo.index()?;
+        // Lock first, then load the index: an index loaded before the lock could list blobs
+        // that a prune removed meanwhile, and deduplicating against them would lose data.
         let lock = Lock::acquire(repo.store_arc(), LockKind::Shared, "backup")?;
+        let index = repo.reload_index()?;
+        Writer::start(repo, index, Some(lock))
+    }
+
+    /// A writer for prune's repacking: it stores every blob it is given (deduplicating only
+    /// among them) into new packs with their own index file, and takes no lock (prune holds
+    /// the exclusive one).
+    pub(crate) fn for_repack(repo: &'r Repository) -> RepoResult<Writer<'r>> {
+        Writer::start(repo, Arc::new(RwLock::new(Index::new())), None)
+    }
+
+    fn start(
+        repo: &'r Repository,
+        index: Arc<RwLock<Index>>,
+        lock: Option<Lock>,
+    ) -> RepoResult<Writer<'r>> {
         let config = repo.config();
         let pack_size = config.pack_size as usize;
         let shared = Arc::new(Shared {
@@ -148,7 +178,7 @@ impl<'r> Writer<'r> {
             workers,
             packs: Some(packs),
             storer: Some(storer),
-            lock: Some(lock),
+            lock,
             started: Instant::now(),
         })
     }
@@ -160,14 +190,7 @@ impl<'r> Writer<'r> {
             name: name.to_string(),
             chunker: Chunker::new(&self.chunker),
             content: blake3::Hasher::new(),
-            summary: StreamSummary {
-                chunks: Vec::new(),
-                bytes: 0,
-                newlines: 0,
-                content_hash: Id([0; 32]),
-                new_chunks: 0,
-                new_bytes: 0,
-            },
+            summary: StreamSummary::empty(),
         }
     }
 
@@ -202,6 +225,24 @@ impl<'r> Writer<'r> {
         // (dropping removes it on a best-effort basis; a leftover lock goes stale).
         drop(self.lock.take());
         Ok(Backup { id, manifest })
+    }
+
+    /// Stores one blob (a chunk's plaintext) unless this writer already has it; returns its id.
+    pub(crate) fn write_blob(&self, plaintext: &[u8]) -> RepoResult<BlobId> {
+        let mut summary = StreamSummary::empty();
+        self.add_chunk(plaintext, &mut summary)?;
+        Ok(summary.chunks[0])
+    }
+
+    /// Stores everything pending and an index file for it, without a manifest (repacking);
+    /// returns the packs stored and their bytes.
+    pub(crate) fn finish(mut self) -> RepoResult<(Vec<PackId>, u64)> {
+        self.finish_packs()?;
+        let packs = read_lock(&self.index).packs().to_vec();
+        Ok((
+            packs,
+            self.shared.counters.stored_bytes.load(Ordering::Relaxed),
+        ))
     }
 
     /// Every chunk a manifest references must be stored or queued by this writer.
@@ -460,15 +501,12 @@ impl Shared {
         if listings.is_empty() {
             return Ok(());
         }
-        let bytes = encode_index_file(&listings);
-        let result = self
-            .store
-            .put(&layout::index_name(&Id::of_object(&bytes)), &bytes);
+        let result = store_index_file(self.store.as_ref(), &listings);
         if result.is_err() {
             // Keep them for the next attempt; the packs are recoverable from trailers anyway.
             lock(&self.unindexed).extend(listings);
         }
-        Ok(result?)
+        result.map(|_| ())
     }
 }
 

@@ -29,7 +29,7 @@ pub mod subset;
 pub mod transform;
 mod words;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -51,6 +51,8 @@ pub struct Sanitizer {
     key: Key,
     origin: String,
     tables: HashMap<String, resolve::TablePlan>,
+    /// Every table of the schema the rules were checked against that holds rows.
+    known: HashSet<String>,
     filters: Vec<(String, String)>,
     before: Vec<String>,
     after: Vec<String>,
@@ -112,6 +114,7 @@ impl Sanitizer {
             key,
             origin: rules.origin.clone(),
             tables: plan.tables,
+            known: plan.data_tables.into_iter().collect(),
             filters: plan.filters,
             before,
             after,
@@ -153,6 +156,14 @@ impl Sanitizer {
 impl RowTransform for Sanitizer {
     fn rows<'a>(&'a self, table: &DataTable, rows: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>> {
         let Some(plan) = self.tables.get(&table.name) else {
+            // Rows of a table the rules were not checked against could be anything: refuse
+            // them rather than let them pass unmasked.
+            if !self.known.contains(&table.name) {
+                return Err(Error::Refused(format!(
+                    "sanitize: rows of {} arrived, a table the rules were not checked against —                      nothing of it was loaded",
+                    table.name
+                )));
+            }
             return Ok(Box::new(rows));
         };
         let names = if table.columns.is_empty() {

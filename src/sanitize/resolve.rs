@@ -71,6 +71,8 @@ pub struct TablePlan {
 pub struct Plan {
     /// By qualified table name; tables whose rows pass unchanged are absent.
     pub tables: HashMap<String, TablePlan>,
+    /// Every table that holds rows (masked or not).
+    pub data_tables: Vec<String>,
     /// Row filters of tables that hold rows: `(table, SQL condition)`.
     pub filters: Vec<(String, String)>,
     pub problems: Vec<Finding>,
@@ -115,6 +117,7 @@ pub fn resolve(rules: &Rules, schema: &Schema) -> Plan {
     };
     for table in schema.tables.iter().filter(|t| t.partition_by.is_none()) {
         let name = qualified(&table.schema, &table.name);
+        plan.data_tables.push(name.clone());
         let mut table_plan = TablePlan {
             stream_columns: table
                 .columns

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod sqlite;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -285,6 +287,30 @@ pub fn strata(args: &[&str]) -> Output {
         .expect("could not run strata")
 }
 
+/// Runs the `strata` binary with `args` as an unprivileged user (`nobody` when the tests run
+/// as root, who could write any file; the current user otherwise).
+pub fn strata_unprivileged(args: &[&str]) -> Output {
+    as_server_user(Path::new(env!("CARGO_BIN_EXE_strata")))
+        .args(args)
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("could not run strata")
+}
+
+/// Whether the tests run as root (see [`strata_unprivileged`]).
+pub fn is_root() -> bool {
+    running_as_root()
+}
+
+/// Creates a SQLite database file at `dir/name` from SQL text.
+pub fn sqlite_file(dir: &Path, name: &str, sql: &str) -> PathBuf {
+    let path = dir.join(name);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(sql)
+        .unwrap_or_else(|e| panic!("building {name} failed: {e}\n{sql}"));
+    path
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -336,4 +362,21 @@ pub fn apply_all(file: &Path, url: &str) -> Output {
         "--yes",
         "--allow-all-hazards",
     ])
+}
+
+/// First differing lines of two texts, for readable failures.
+pub fn first_difference(a: &str, b: &str) -> String {
+    let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let i = al
+        .iter()
+        .zip(&bl)
+        .position(|(x, y)| x != y)
+        .unwrap_or(al.len().min(bl.len()));
+    let from = i.saturating_sub(3);
+    format!(
+        "line {}:\n--- expected\n{}\n--- actual\n{}",
+        i + 1,
+        bl[from..(i + 4).min(bl.len())].join("\n"),
+        al[from..(i + 4).min(al.len())].join("\n")
+    )
 }

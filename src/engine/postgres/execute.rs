@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::diff::Step;
+use crate::diff::{Phased, Step};
 use crate::engine::ExecuteOptions;
 use crate::error::{Error, Result, StepFailure};
 use crate::schema::Schema;
@@ -20,18 +20,11 @@ impl Postgres {
         verify: &mut dyn FnMut(&Schema) -> Result<()>,
     ) -> Result<()> {
         let total = steps.len();
-        let numbered: Vec<(usize, &Step)> =
-            steps.iter().enumerate().map(|(i, s)| (i + 1, s)).collect();
-        let first_inside = numbered
-            .iter()
-            .position(|(_, s)| s.transactional)
-            .unwrap_or(total);
-        let last_inside = numbered
-            .iter()
-            .rposition(|(_, s)| s.transactional)
-            .map_or(first_inside, |p| p + 1);
-        let (before, rest) = numbered.split_at(first_inside);
-        let (inside, after) = rest.split_at(last_inside - first_inside);
+        let Phased {
+            before,
+            inside,
+            after,
+        } = Phased::new(steps);
 
         let timeout = lock_timeout_setting(options.lock_timeout);
         let display = self.display().to_string();
@@ -44,7 +37,7 @@ impl Postgres {
                 "SET lock_timeout = '{timeout}'; SET check_function_bodies = false"
             ))
             .map_err(|e| step_error(&display, 0, total, "set lock_timeout", "", &e, ""))?;
-        for (number, step) in before {
+        for (number, step) in &before {
             self.client().batch_execute(&step.sql).map_err(|e| {
                 step_error(
                     &display,
@@ -71,7 +64,7 @@ impl Postgres {
             .map_err(|e| step_error(&display, 0, total, "begin", "", &e, ""))?;
         tx.batch_execute(&format!("SET LOCAL lock_timeout = '{timeout}'"))
             .map_err(|e| step_error(&display, 0, total, "set lock_timeout", "", &e, ""))?;
-        for (number, step) in inside {
+        for (number, step) in &inside {
             if let Err(e) = tx.batch_execute(&step.sql) {
                 let rolled_back = format!("; the transaction was rolled back{kept}");
                 return Err(step_error(
@@ -92,7 +85,7 @@ impl Postgres {
         verify(&after_schema)?;
         tx.commit()
             .map_err(|e| step_error(&display, total, total, "commit", "COMMIT", &e, &kept))?;
-        for (number, step) in after {
+        for (number, step) in &after {
             self.client().batch_execute(&step.sql).map_err(|e| {
                 step_error(
                     &display,

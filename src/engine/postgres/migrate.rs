@@ -5,7 +5,7 @@
 //! in-place forms PostgreSQL has (`ALTER TABLE … ALTER COLUMN`, `ALTER SEQUENCE`,
 //! `ALTER TYPE … ADD VALUE`, `CREATE OR REPLACE FUNCTION`, …).
 
-use crate::diff::{Action, Hazard, HazardKind, Step};
+use crate::diff::{Action, Hazard, HazardKind, Phase, Step};
 use crate::engine::{CreateContext, Dialect, InPlace, TableChange};
 use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{
@@ -18,36 +18,6 @@ use super::types_change::{classify_type_change, TypeChange};
 
 /// PostgreSQL's [`Dialect`].
 pub struct PostgresDialect;
-
-fn step(object: ObjectKey, action: Action, reason: String, sql: String) -> Step {
-    Step {
-        object,
-        action,
-        reason,
-        sql,
-        hazards: vec![],
-        inverse: None,
-        transactional: true,
-        precheck: None,
-    }
-}
-
-impl Step {
-    fn with_inverse(mut self, inverse: impl Into<String>) -> Step {
-        self.inverse = Some(inverse.into());
-        self
-    }
-
-    fn with_hazard(mut self, kind: HazardKind, message: impl Into<String>) -> Step {
-        self.hazards.push(Hazard::new(kind, message));
-        self
-    }
-
-    fn with_precheck(mut self, sql: String) -> Step {
-        self.precheck = Some(sql);
-        self
-    }
-}
 
 /// The quoted SQL form of a raw `schema.name` reference. Only a name with more than one dot
 /// is ambiguous, and only then are the schema's names consulted.
@@ -88,7 +58,7 @@ impl Dialect for PostgresDialect {
             ObjectKey::Index { .. } if statement.sql.starts_with("CREATE") => {
                 if context.online && !statement.sql.contains(" ON ONLY ") {
                     s.sql = statement.sql.replacen(" INDEX ", " INDEX CONCURRENTLY ", 1);
-                    s.transactional = false;
+                    s.run = Phase::AfterTransaction;
                     s.reason = format!("{} (concurrently, after the transaction)", s.reason);
                 } else {
                     s = s.with_hazard(
@@ -115,7 +85,7 @@ impl Dialect for PostgresDialect {
         let Some(sql) = drop_sql(key, source, created_by) else {
             return vec![];
         };
-        let mut s = step(
+        let mut s = Step::new(
             key.clone(),
             Action::Drop,
             format!("drop {}", key.describe()),
@@ -177,7 +147,7 @@ impl Dialect for PostgresDialect {
                 .iter()
                 .cloned()
                 .map(|sql| {
-                    step(
+                    Step::new(
                         key.clone(),
                         Action::Alter,
                         format!("{reason} {}", key.owner().describe()),
@@ -362,7 +332,7 @@ fn validate_separately(
     }
     let add = s.sql.trim_end().trim_end_matches(';').to_string();
     s.sql = format!("{add} NOT VALID;");
-    let validate = step(
+    let validate = Step::new(
         s.object.clone(),
         Action::Alter,
         format!("validate {} without blocking writes", s.object.describe()),
@@ -529,7 +499,7 @@ fn alter_sequence(name: &str, source: &Schema, target: &Schema) -> Option<InPlac
         name: name.to_string(),
     };
     let seq = qualified(&to.schema, &to.name);
-    let mut s = step(
+    let mut s = Step::new(
         key,
         Action::Alter,
         format!("change the options of sequence {name}"),
@@ -654,7 +624,7 @@ fn alter_composite(from: &CompositeType, to: &CompositeType) -> Option<InPlace> 
     if !actions.is_empty() {
         steps.push(Step {
             hazards,
-            ..step(
+            ..Step::new(
                 key.clone(),
                 Action::Alter,
                 format!("change the attributes of {}", key.describe()),
@@ -697,7 +667,7 @@ fn alter_enum(from: &EnumType, to: &EnumType, source: &Schema) -> InPlace {
                     None => String::new(),
                 },
             };
-            let mut s = step(
+            let mut s = Step::new(
                 key.clone(),
                 Action::Alter,
                 format!("add value {} to enum {}", literal(value), key.describe()),
@@ -710,7 +680,7 @@ fn alter_enum(from: &EnumType, to: &EnumType, source: &Schema) -> InPlace {
                 HazardKind::Irreversible,
                 "PostgreSQL cannot remove an enum value in place",
             );
-            s.transactional = false;
+            s.run = Phase::BeforeTransaction;
             steps.push(s);
         }
         return InPlace {
@@ -735,7 +705,7 @@ fn rebuild_enum(
         .filter(|v| !to.values.contains(v))
         .map(|v| literal(v))
         .collect();
-    let mut steps = vec![step(
+    let mut steps = vec![Step::new(
         key.clone(),
         Action::Alter,
         format!(
@@ -745,7 +715,7 @@ fn rebuild_enum(
         format!("ALTER TYPE {type_name} RENAME TO {};", ident(&old_name)),
     )];
     let values: Vec<String> = to.values.iter().map(|v| literal(v)).collect();
-    steps.push(step(
+    steps.push(Step::new(
         key.clone(),
         Action::Alter,
         format!("create the new {}", key.describe()),
@@ -767,7 +737,7 @@ fn rebuild_enum(
             } else {
                 format!("{column}::text::{type_name}")
             };
-            let mut s = step(
+            let mut s = Step::new(
                 key.clone(),
                 Action::Alter,
                 format!("convert {relation}.{column} to the rebuilt enum"),
@@ -795,7 +765,7 @@ fn rebuild_enum(
             changed_columns.push((raw_qualified(&t.schema, &t.name), c.name.clone()));
         }
     }
-    steps.push(step(
+    steps.push(Step::new(
         key.clone(),
         Action::Alter,
         "drop the old enum".to_string(),
@@ -823,7 +793,7 @@ fn alter_domain(from: &Domain, to: &Domain) -> Option<InPlace> {
     let domain = qualified(&to.schema, &to.name);
     let mut steps = Vec::new();
     let alter = |sql: String, reason: &str| {
-        step(
+        Step::new(
             key.clone(),
             Action::Alter,
             format!("{reason} of domain {domain}"),
@@ -921,7 +891,7 @@ fn replace_function(
     if header(from) != header(to) {
         return None;
     }
-    let s = step(
+    let s = Step::new(
         key.clone(),
         Action::Alter,
         format!("replace the body of {}", key.describe()),
@@ -945,7 +915,7 @@ fn alter_extension(
     let mut steps = Vec::new();
     if from.schema != to.schema {
         steps.push(
-            step(
+            Step::new(
                 key.clone(),
                 Action::Alter,
                 format!("move extension {name}"),
@@ -964,7 +934,7 @@ fn alter_extension(
     }
     if from.version != to.version {
         steps.push(
-            step(
+            Step::new(
                 key.clone(),
                 Action::Alter,
                 format!("update extension {name} to {}", to.version),
@@ -1012,7 +982,7 @@ fn alter_trigger_state(
         _ => "ENABLE TRIGGER",
     };
     let relation = quoted_ref(target, table);
-    let s = step(
+    let s = Step::new(
         key.clone(),
         Action::Alter,
         format!("set {} to {}", key.describe(), to.enabled),

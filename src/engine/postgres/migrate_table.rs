@@ -5,7 +5,7 @@
 //! Column order is not migrated: PostgreSQL appends new columns, and the planner compares
 //! columns by name.
 
-use crate::diff::{Action, Hazard, HazardKind, Step};
+use crate::diff::{Action, Hazard, HazardKind, Phase, Step};
 use crate::engine::TableChange;
 use crate::schema::key::ObjectKey;
 use crate::schema::{qualified as raw_qualified, Column, IdentityGeneration, Schema, Table};
@@ -58,7 +58,7 @@ impl TableSteps {
             sql,
             hazards,
             inverse,
-            transactional: true,
+            run: Phase::InTransaction,
             precheck: None,
         });
         self.steps.last_mut().expect("just pushed")

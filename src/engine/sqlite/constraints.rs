@@ -152,6 +152,41 @@ fn synthesized_name(
     }
 }
 
+/// Whether `constraint` of table `table` has a name the rule above could have given it (with
+/// or without a numeric suffix): then nothing tells whether it was written out or derived.
+pub(super) fn may_be_derived(table: &str, constraint: &Constraint) -> bool {
+    let joined = constraint.columns.join("_");
+    let base = match constraint.kind {
+        ConstraintKind::PrimaryKey => format!("{table}_pkey"),
+        ConstraintKind::Unique => format!("{table}_{joined}_key"),
+        ConstraintKind::ForeignKey => format!("{table}_{joined}_fkey"),
+        ConstraintKind::Check => {
+            let Some(rest) = constraint.name.strip_prefix(&format!("{table}_check_")) else {
+                return false;
+            };
+            return is_number_with_suffix(rest);
+        }
+        ConstraintKind::Exclusion => return false,
+    };
+    match constraint.name.strip_prefix(&base) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('_').is_some_and(is_number),
+        None => false,
+    }
+}
+
+/// `3` or `3_2`.
+fn is_number_with_suffix(text: &str) -> bool {
+    match text.split_once('_') {
+        Some((n, suffix)) => is_number(n) && is_number(suffix),
+        None => is_number(text),
+    }
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn first_free(base: String, taken: &mut HashSet<String>) -> String {
     let mut candidate = base.clone();
     let mut suffix = 2;
@@ -371,6 +406,28 @@ mod tests {
                 "t_a_fkey_2"
             ]
         );
+    }
+
+    #[test]
+    fn derived_names_are_recognised_with_their_suffixes() {
+        let c = constraints(
+            "CREATE TABLE t (a INT PRIMARY KEY, b INT UNIQUE CHECK (b > 0), CONSTRAINT mine CHECK (a > 0),
+             UNIQUE (b), FOREIGN KEY (a, b) REFERENCES parent)",
+        );
+        let derived: Vec<bool> = c.iter().map(|k| may_be_derived("t", k)).collect();
+        assert_eq!(
+            names(&c),
+            [
+                "t_pkey",
+                "t_b_key",
+                "t_check_1",
+                "mine",
+                "t_b_key_2",
+                "t_a_b_fkey"
+            ]
+        );
+        assert_eq!(derived, [true, true, true, false, true, true]);
+        assert!(!may_be_derived("other", &c[0]));
     }
 
     #[test]

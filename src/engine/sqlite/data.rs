@@ -446,16 +446,9 @@ impl ExportWorker for SqliteExportWorker {
 // ---------------------------------------------------------------------------------------------
 // The encoding (see the module documentation)
 
-/// SQLite's affinity rules, as far as the encoding needs them: can the column hold only text
-/// (and blobs)? `TEXT` in a STRICT table; otherwise a declared type naming CHAR, CLOB or TEXT
-/// but not INT (INT takes precedence).
+/// Whether the column can hold only text (and blobs): TEXT affinity (see [`super::affinity`]).
 pub fn has_text_affinity(declared_type: &str, strict: bool) -> bool {
-    let declared = declared_type.to_ascii_uppercase();
-    if strict {
-        return declared.trim() == "TEXT";
-    }
-    !declared.contains("INT")
-        && (declared.contains("CHAR") || declared.contains("CLOB") || declared.contains("TEXT"))
+    super::affinity::affinity(declared_type, strict) == super::affinity::Affinity::Text
 }
 
 /// Appends one value in COPY text form.

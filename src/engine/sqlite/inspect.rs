@@ -32,13 +32,17 @@ pub(super) fn inspect(
     display: &str,
     options: &InspectOptions,
 ) -> Result<(Schema, Vec<String>)> {
-    let transaction = conn
-        .unchecked_transaction()
-        .map_err(query_error(display, "starting a read transaction"))?;
-    let catalog = Catalog {
-        conn: &transaction,
-        display,
+    // One read transaction, unless the caller already holds one (an apply verifying its work
+    // before it commits).
+    let transaction = if conn.is_autocommit() {
+        Some(
+            conn.unchecked_transaction()
+                .map_err(query_error(display, "starting a read transaction"))?,
+        )
+    } else {
+        None
     };
+    let catalog = Catalog { conn, display };
     let entries = catalog.entries()?;
     let mut notes = vec![];
     let tables = catalog.ordinary_tables(&entries, options, &mut notes)?;
@@ -61,6 +65,7 @@ pub(super) fn inspect(
     }
     attach_indexes_and_triggers(&mut schema, &entries, display)?;
     schema.canonicalize();
+    drop(transaction);
     Ok((schema, notes))
 }
 

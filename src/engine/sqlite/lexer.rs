@@ -11,7 +11,7 @@ use std::fmt;
 /// What a token is. Keywords are not told apart from identifiers: SQLite lets most keywords
 /// be names, so callers decide from context (see [`Token::is_keyword`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TokenKind {
+pub(crate) enum TokenKind {
     /// A bare word: a keyword or an unquoted identifier.
     Word,
     /// `"x"`, `[x]` or `` `x` ``.
@@ -29,7 +29,7 @@ pub(super) enum TokenKind {
 
 /// One token of SQL text, borrowing its text from the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Token<'a> {
+pub(crate) struct Token<'a> {
     pub kind: TokenKind,
     /// The token exactly as written, quotes included.
     pub text: &'a str,
@@ -68,7 +68,7 @@ impl<'a> Token<'a> {
 
 /// Text that is not valid SQLite tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct LexError {
+pub(crate) struct LexError {
     pub offset: usize,
     pub message: String,
 }
@@ -80,7 +80,7 @@ impl fmt::Display for LexError {
 }
 
 /// Splits SQL text into tokens, dropping whitespace and comments.
-pub(super) fn tokenize(sql: &str) -> Result<Vec<Token<'_>>, LexError> {
+pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token<'_>>, LexError> {
     let mut lexer = Lexer {
         sql,
         bytes: sql.as_bytes(),
@@ -104,7 +104,7 @@ pub(super) fn tokenize(sql: &str) -> Result<Vec<Token<'_>>, LexError> {
 
 /// Joins tokens back into text: one space wherever the source had whitespace or a comment,
 /// nothing where it had none. Quoted text is kept byte for byte.
-pub(super) fn join(tokens: &[Token<'_>]) -> String {
+pub(crate) fn join(tokens: &[Token<'_>]) -> String {
     let mut out = String::new();
     for (i, token) in tokens.iter().enumerate() {
         if i > 0 && token.space_before {
@@ -118,7 +118,7 @@ pub(super) fn join(tokens: &[Token<'_>]) -> String {
 /// The normalized form of a stored statement: comments dropped, every run of whitespace
 /// outside quotes collapsed to one space, trailing semicolons removed. Formatting noise then
 /// never shows up as a schema difference, and normalizing twice changes nothing.
-pub(super) fn normalize_statement(sql: &str) -> Result<String, LexError> {
+pub(crate) fn normalize_statement(sql: &str) -> Result<String, LexError> {
     let mut tokens = tokenize(sql)?;
     while tokens.last().is_some_and(|t| t.is_punct(";")) {
         tokens.pop();
@@ -127,8 +127,13 @@ pub(super) fn normalize_statement(sql: &str) -> Result<String, LexError> {
 }
 
 /// Always-quoted form of an identifier: `"name"`, inner quotes doubled.
-pub(super) fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A string literal: `'text'`, inner quotes doubled.
+pub(super) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Removes the quotes of a quoted identifier or string and undoes doubled quote characters.

@@ -1,13 +1,20 @@
-//! SQLite: inspection (`inspect.rs`), DDL rendering (`render.rs`) and moving rows in and out
-//! for backup and restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL
-//! (`lexer.rs`), a `CREATE TABLE` parser (`create_table.rs`) and the constraint naming rule and
-//! canonical clauses (`constraints.rs`).
+//! SQLite: inspection (`inspect.rs`), DDL rendering (`render.rs`), schema changes
+//! (`migrate.rs`: the dialect; `migrate_table.rs`: in place or rebuilt; `rebuild.rs`: the
+//! table rebuild; `execute.rs`: running a plan) and moving rows in and out for backup and
+//! restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL (`lexer.rs`), a
+//! `CREATE TABLE` parser (`create_table.rs`), the constraint naming rule and canonical clauses
+//! (`constraints.rs`) and type affinity (`affinity.rs`).
 
+mod affinity;
 mod constraints;
 mod create_table;
 pub mod data;
+mod execute;
 mod inspect;
-mod lexer;
+pub(crate) mod lexer;
+pub mod migrate;
+mod migrate_table;
+mod rebuild;
 pub mod render;
 
 use std::path::{Path, PathBuf};
@@ -94,16 +101,15 @@ impl Engine for Sqlite {
         self.notes.clone()
     }
 
+    /// Runs the plan on a connection of its own, opened for writing: inspection and
+    /// pre-checks need only read, so they also work on a file this process may not write.
     fn execute(
         &mut self,
-        _steps: &[Step],
-        _options: &ExecuteOptions,
-        _verify: &mut dyn FnMut(&Schema) -> Result<()>,
+        steps: &[Step],
+        options: &ExecuteOptions,
+        verify: &mut dyn FnMut(&Schema) -> Result<()>,
     ) -> Result<()> {
-        Err(crate::Error::Unsupported(format!(
-            "{}: applying schema changes to SQLite is not supported yet",
-            self.display
-        )))
+        execute::execute(&self.path, &self.display, steps, options, verify)
     }
 
     fn export(&mut self, options: &InspectOptions) -> Result<Box<dyn Export>> {
@@ -125,13 +131,22 @@ impl Engine for Sqlite {
         )?))
     }
 
+    /// Runs a pre-check. SQLite reads a double-quoted name that matches no column as a
+    /// string, which would make a pre-check naming a column that does not exist yet count
+    /// nothing; such names are errors while the query runs.
     fn count(&mut self, sql: &str) -> Result<i64> {
+        let error = |e: rusqlite::Error| crate::Error::Query {
+            target: self.display.clone(),
+            what: format!("pre-check `{sql}`"),
+            cause: e.to_string(),
+        };
+        let dqs = rusqlite::config::DbConfig::SQLITE_DBCONFIG_DQS_DML;
+        let quoted_strings = self.conn.db_config(dqs).map_err(error)?;
+        self.conn.set_db_config(dqs, false).map_err(error)?;
+        let count = self.conn.query_row(sql, [], |row| row.get(0));
         self.conn
-            .query_row(sql, [], |row| row.get(0))
-            .map_err(|e| crate::Error::Query {
-                target: self.display.clone(),
-                what: format!("pre-check `{sql}`"),
-                cause: e.to_string(),
-            })
+            .set_db_config(dqs, quoted_strings)
+            .map_err(error)?;
+        count.map_err(error)
     }
 }

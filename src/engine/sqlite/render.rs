@@ -1,27 +1,79 @@
 //! Schema model → SQLite DDL that recreates the schema in an empty database.
 //!
-//! The output is deterministic: tables in name order (SQLite does not check foreign keys when
-//! a table is created, so no dependency order is needed), then their indexes, then views
-//! ordered so each comes after the views it reads, then triggers (last, because their bodies
-//! may name any table or view). Table and column names are always double-quoted; constraints
-//! are always emitted with their names, so inspecting the result gives back the same model.
+//! One keyed renderer ([`statements`]) serves the snapshot's `--format sql`, the restore's
+//! phases and the planner's creation script. The output is deterministic: tables in name order
+//! (SQLite does not check foreign keys when a table is created, so no dependency order is
+//! needed), then their indexes, then views ordered so each comes after the views it reads, then
+//! triggers (last, because their bodies may name any table or view). Table and column names
+//! are always double-quoted; constraints are always emitted with their names, so inspecting
+//! the result gives back the same model.
 
 use std::collections::HashSet;
 
 use super::constraints::collation_sql;
 use super::create_table::{parse_constraint_clause, ConstraintBody};
 use super::lexer::quote_ident;
+use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{Column, Constraint, ConstraintKind, GeneratedStorage, Schema, Table, View};
 
 /// Deterministic DDL that recreates `schema` in an empty SQLite database.
 pub fn schema_sql(schema: &Schema) -> String {
-    let (mut statements, post) = creation_phases(schema);
-    statements.extend(post);
-    statements
+    statements(schema)
         .iter()
-        .map(|s| format!("{s};\n"))
+        .map(|s| format!("{}\n", s.sql))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The creation script, each statement (with its semicolon) tagged with the object it
+/// creates: `Table`, `Index`, `View`, and `Trigger` keyed by the table or view it is on.
+/// Names in keys are the raw names (SQLite has no schemas). Columns and constraints are part
+/// of their table's `CREATE TABLE`: SQLite has no other way to declare them.
+pub fn statements(schema: &Schema) -> Vec<Statement> {
+    let mut schema = schema.clone();
+    schema.canonicalize();
+    let statement = |key: ObjectKey, sql: &str| Statement {
+        key,
+        sql: format!("{sql};"),
+    };
+    let mut script: Vec<Statement> = schema
+        .tables
+        .iter()
+        .map(|t| {
+            let key = ObjectKey::Table {
+                name: t.name.clone(),
+            };
+            statement(key, &create_table(t, &t.name))
+        })
+        .collect();
+    for index in schema.tables.iter().flat_map(|t| &t.indexes) {
+        let key = ObjectKey::Index {
+            name: index.name.clone(),
+        };
+        script.push(statement(key, &index.definition));
+    }
+    for view in views_in_creation_order(&schema.views) {
+        let key = ObjectKey::View {
+            name: view.name.clone(),
+        };
+        script.push(statement(key, &view.definition));
+    }
+    let table_triggers = schema
+        .tables
+        .iter()
+        .flat_map(|t| t.triggers.iter().map(move |tr| (&t.name, tr)));
+    let view_triggers = schema
+        .views
+        .iter()
+        .flat_map(|v| v.triggers.iter().map(move |tr| (&v.name, tr)));
+    for (on, trigger) in table_triggers.chain(view_triggers) {
+        let key = ObjectKey::Trigger {
+            table: on.clone(),
+            name: trigger.name.clone(),
+        };
+        script.push(statement(key, &trigger.definition));
+    }
+    script
 }
 
 /// The creation script split for a restore: the tables (with their keys, checks and foreign
@@ -29,25 +81,20 @@ pub fn schema_sql(schema: &Schema) -> String {
 /// rows are in — indexes, views and triggers (so no trigger fires while rows are loaded).
 /// Statements carry no trailing semicolon.
 pub fn creation_phases(schema: &Schema) -> (Vec<String>, Vec<String>) {
-    let mut schema = schema.clone();
-    schema.canonicalize();
-    let tables: Vec<String> = schema.tables.iter().map(create_table).collect();
-    let indexes = schema.tables.iter().flat_map(|t| &t.indexes);
-    let mut post: Vec<String> = indexes.map(|i| i.definition.clone()).collect();
-    let views = views_in_creation_order(&schema.views);
-    post.extend(views.iter().map(|v| v.definition.clone()));
-    let table_triggers = schema.tables.iter().flat_map(|t| &t.triggers);
-    let view_triggers = schema.views.iter().flat_map(|v| &v.triggers);
-    post.extend(
-        table_triggers
-            .chain(view_triggers)
-            .map(|t| t.definition.clone()),
-    );
-    (tables, post)
+    let (tables, post): (Vec<Statement>, Vec<Statement>) = statements(schema)
+        .into_iter()
+        .partition(|s| matches!(s.key, ObjectKey::Table { .. }));
+    let bare = |list: Vec<Statement>| -> Vec<String> {
+        list.into_iter()
+            .map(|s| s.sql.trim_end_matches(';').to_string())
+            .collect()
+    };
+    (bare(tables), bare(post))
 }
 
-/// `CREATE TABLE "t" (columns, constraints) [WITHOUT ROWID][, STRICT]`
-fn create_table(table: &Table) -> String {
+/// `CREATE TABLE "name" (columns, constraints) [WITHOUT ROWID][, STRICT]` for `table`, under
+/// `name` (a rebuild creates the new version of a table under a temporary name).
+pub(super) fn create_table(table: &Table, name: &str) -> String {
     let autoincrement_key = autoincrement_key(table);
     let mut lines: Vec<String> = table
         .columns
@@ -77,7 +124,7 @@ fn create_table(table: &Table) -> String {
     };
     format!(
         "CREATE TABLE {} (\n    {}\n){suffix}",
-        quote_ident(&table.name),
+        quote_ident(name),
         lines.join(",\n    ")
     )
 }
@@ -98,7 +145,7 @@ fn autoincrement_key(table: &Table) -> Option<&Constraint> {
 
 /// `"name" TYPE [COLLATE c] [NOT NULL] [DEFAULT d] [GENERATED ALWAYS AS (e) STORED]
 /// [CONSTRAINT "k" PRIMARY KEY … AUTOINCREMENT]`
-fn column_sql(column: &Column, autoincrement_key: Option<&Constraint>) -> String {
+pub(super) fn column_sql(column: &Column, autoincrement_key: Option<&Constraint>) -> String {
     let mut parts = vec![quote_ident(&column.name)];
     if !column.data_type.is_empty() {
         parts.push(column.data_type.clone());

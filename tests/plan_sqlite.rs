@@ -1,0 +1,488 @@
+//! `strata diff` / `apply` on SQLite files: convergence with the rows kept.
+//!
+//! For schemas X and Y, applying the plan X → Y to a database at X that holds rows yields a
+//! database whose snapshot equals Y's byte for byte, and every row of every table is still
+//! there with the same values and storage classes in every column both versions have (and the
+//! same rowid where both are rowid tables). Evolutions start from
+//! `fixtures/sqlite/every_kind.sql` and touch every kind of change; most are applied back
+//! (Y → X) too. Failures, locks, permissions and the other commands are in `apply_sqlite.rs`.
+
+mod support;
+
+use strata::schema::Schema;
+use support::sqlite::*;
+use support::strata;
+
+/// X → Y on a database holding the fixture's rows converges and keeps them; then Y → X.
+fn converges(name: &str, x: &str, y: &str) {
+    converges_with(name, x, SEED, y, &Renames::default(), |_| {});
+}
+
+/// X (with `rows_sql`) → Y converges and keeps the rows, `hint` adding `renamed_from` keys to
+/// Y's schema file; then Y → X, unless the plan renames (that only goes one way).
+fn converges_with(
+    name: &str,
+    x: &str,
+    rows_sql: &str,
+    y: &str,
+    renames: &Renames,
+    hint: impl Fn(&mut Schema),
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{rows_sql}"));
+    let x_file = write_snapshot(dir.path(), "x", &db);
+    let y_db = support::sqlite_file(dir.path(), "y.db", y);
+    let y_text = snapshot(&y_db);
+    let mut desired = Schema::load(&write_snapshot(dir.path(), "y", &y_db)).unwrap();
+    hint(&mut desired);
+    let y_file = dir.path().join("desired.yaml");
+    std::fs::write(&y_file, desired.to_yaml()).unwrap();
+
+    let before = rows(&db);
+    let plan = apply(&y_file, &db);
+    assert!(
+        plan.starts_with("-- Plan:"),
+        "{name}: the plan is shown first:\n{plan}"
+    );
+    let after = snapshot(&db);
+    assert!(
+        after == y_text,
+        "{name}: X → Y did not converge; {}\nplan:\n{plan}",
+        support::first_difference(&after, &y_text)
+    );
+    let residual = strata(&["diff", text(&db), text(&y_file)]);
+    assert_eq!(
+        residual.status.code(),
+        Some(0),
+        "{name}: residual plan:\n{}",
+        String::from_utf8_lossy(&residual.stdout)
+    );
+    let kept = rows(&db);
+    assert_rows_kept(name, &before, &kept, renames);
+    assert_no_dangling_references(&db);
+
+    if !renames.tables.is_empty() || !renames.columns.is_empty() {
+        return;
+    }
+    apply(&x_file, &db);
+    let back = snapshot(&db);
+    let x_text = std::fs::read_to_string(&x_file).unwrap();
+    assert!(
+        back == x_text,
+        "{name}: Y → X did not converge; {}",
+        support::first_difference(&back, &x_text)
+    );
+    assert_rows_kept(name, &kept, &rows(&db), &Renames::default());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convergence with rows kept
+
+#[test]
+fn converges_on_columns_added_dropped_and_retyped() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            // Retyped (same affinity): the table is rebuilt.
+            (
+                "\"display name\" VARCHAR(80)",
+                "\"display name\" VARCHAR(120)",
+            ),
+            // Added at the end: ALTER TABLE ADD COLUMN.
+            (
+                "status TEXT NOT NULL DEFAULT 'new',",
+                "status TEXT NOT NULL DEFAULT 'new',\n    note TEXT DEFAULT '-',",
+            ),
+            // Dropped, used by nothing: ALTER TABLE DROP COLUMN.
+            (
+                "\"what happened\" TEXT,\n    payload ANY",
+                "\"what happened\" TEXT",
+            ),
+            // Added in the middle of a WITHOUT ROWID table with generated columns: rebuilt.
+            (
+                "name TEXT NOT NULL,",
+                "name TEXT NOT NULL,\n    origin TEXT DEFAULT 'here',",
+            ),
+        ],
+    );
+    converges("columns", &x, &y);
+}
+
+#[test]
+fn converges_on_not_null_added_and_dropped() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            (
+                "quantity INTEGER NOT NULL DEFAULT 1",
+                "quantity INTEGER DEFAULT 1",
+            ),
+            (
+                "\"display name\" VARCHAR(80) DEFAULT 'anonymous'",
+                "\"display name\" VARCHAR(80) NOT NULL DEFAULT 'anonymous'",
+            ),
+        ],
+    );
+    converges("not_null", &x, &y);
+}
+
+#[test]
+fn converges_on_checks_added_dropped_and_changed() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            (
+                "    PRIMARY KEY (sku)",
+                "    CONSTRAINT sku_not_empty CHECK (length(sku) > 0),\n    PRIMARY KEY (sku)",
+            ),
+            (
+                "CHECK (quantity > 0) CHECK (line > 0)",
+                "CHECK (quantity > 0)",
+            ),
+            ("CHECK (credit >= -1)", "CHECK (credit >= -5)"),
+        ],
+    );
+    converges("checks", &x, &y);
+}
+
+#[test]
+fn converges_on_foreign_key_and_index_changes() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            (
+                "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED",
+                "ON DELETE RESTRICT",
+            ),
+            (
+                "customer_id INTEGER NOT NULL\n        REFERENCES customer (id) ON DELETE CASCADE ON UPDATE NO ACTION,",
+                "customer_id INTEGER NOT NULL,",
+            ),
+            ("WHERE status <> 'shipped'", "WHERE status = 'new'"),
+            (
+                "CREATE INDEX order_item_sku ON order_item (sku, quantity DESC);",
+                "CREATE INDEX product_name ON product (name);",
+            ),
+            (
+                "CREATE UNIQUE INDEX customer_email_lower ON customer (lower(email));",
+                "CREATE UNIQUE INDEX customer_email_lower ON customer (lower(email), id);",
+            ),
+        ],
+    );
+    converges("foreign_keys_indexes", &x, &y);
+}
+
+#[test]
+fn converges_on_without_rowid_and_strict_changes() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            (
+                "    PRIMARY KEY (sku)\n) WITHOUT ROWID;",
+                "    PRIMARY KEY (sku)\n);",
+            ),
+            (
+                "CHECK (quantity > 0) CHECK (line > 0)\n);",
+                "CHECK (quantity > 0) CHECK (line > 0)\n) WITHOUT ROWID;",
+            ),
+            ("ON CONFLICT IGNORE\n);", "ON CONFLICT IGNORE\n) STRICT;"),
+            ("payload ANY\n) STRICT;", "payload ANY\n);"),
+        ],
+    );
+    converges("rowid_strict", &x, &y);
+}
+
+#[test]
+fn converges_on_view_and_trigger_changes() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            (
+                "sum(i.quantity * p.price) AS total",
+                "sum(i.quantity * p.price) AS total, count(*) AS lines",
+            ),
+            (
+                "-- A view on a view, with a name that needs quoting.\nCREATE VIEW [big orders] AS\n    SELECT order_id, total FROM order_total WHERE total > 100;",
+                "",
+            ),
+            (
+                "CREATE TRIGGER big_orders_read_only INSTEAD OF INSERT ON [big orders]\nBEGIN\n    SELECT RAISE(ABORT, 'big orders is read-only');\nEND;",
+                "CREATE TRIGGER customer_touch AFTER UPDATE OF email ON customer\nBEGIN\n    UPDATE customer SET created_at = datetime('now') WHERE id = NEW.id;\nEND;",
+            ),
+            ("'order ' || NEW.id", "'order placed ' || NEW.id"),
+        ],
+    );
+    converges("views_triggers", &x, &y);
+}
+
+#[test]
+fn converges_on_autoincrement_column_order_defaults_and_collation() {
+    let x = every_kind();
+    let y = edit(
+        &x,
+        &[
+            (
+                "id INTEGER PRIMARY KEY AUTOINCREMENT,",
+                "id INTEGER PRIMARY KEY,",
+            ),
+            (
+                "    placed_at TEXT NOT NULL,\n    status TEXT NOT NULL DEFAULT 'new',",
+                "    status TEXT NOT NULL DEFAULT 'paid',\n    placed_at TEXT NOT NULL,",
+            ),
+            (
+                "`name` TEXT NOT NULL,",
+                "`name` TEXT NOT NULL COLLATE NOCASE,",
+            ),
+        ],
+    );
+    converges("autoincrement_order_defaults", &x, &y);
+}
+
+/// The fixture as Strata renders it: every constraint named explicitly.
+fn every_kind_rendered() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "rendered.db", &every_kind());
+    support::snapshot(text(&db), &["--format", "sql"])
+}
+
+#[test]
+fn converges_on_tables_added_dropped_and_renamed() {
+    // Unnamed constraints take their names from the table: renaming the table renames them.
+    tables_added_dropped_and_renamed("tables", &every_kind());
+    // Named ones keep their names through a rename.
+    tables_added_dropped_and_renamed("tables_named", &every_kind_rendered());
+}
+
+fn tables_added_dropped_and_renamed(name: &str, x: &str) {
+    let y = edit(
+        &every_kind(),
+        &[
+            ("CREATE TABLE customer (", "CREATE TABLE client ("),
+            ("REFERENCES customer (id)", "REFERENCES client (id)"),
+            ("ON customer (lower(email))", "ON client (lower(email))"),
+            ("    placed_at TEXT NOT NULL,", "    ordered_at TEXT NOT NULL,"),
+            ("ON \"order\" (placed_at)", "ON \"order\" (ordered_at)"),
+            (
+                "CREATE TABLE `tag` (\n    `name` TEXT NOT NULL,\n    UNIQUE (`name` COLLATE NOCASE) ON CONFLICT IGNORE\n);",
+                "CREATE TABLE supplier (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
+            ),
+        ],
+    );
+    let renames = Renames {
+        tables: &[("customer", "client")],
+        columns: &[("order", "placed_at", "ordered_at")],
+    };
+    converges_with(name, x, SEED, &y, &renames, |schema| {
+        for table in &mut schema.tables {
+            if table.name == "client" {
+                table.renamed_from = Some("customer".into());
+            }
+            if table.name == "order" {
+                for column in &mut table.columns {
+                    if column.name == "ordered_at" {
+                        column.renamed_from = Some("placed_at".into());
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// What a user does: edit the snapshot, renaming a table and columns (with `renamed_from`)
+/// and the definitions that name them, and leave constraint names alone.
+#[test]
+fn renames_written_into_the_snapshot_keep_rows_and_constraint_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{}\n{SEED}", every_kind()));
+    let before = rows(&db);
+    let mut desired = Schema::parse(&snapshot(&db), "snapshot").unwrap();
+    for table in &mut desired.tables {
+        if table.name == "customer" {
+            table.name = "client".into();
+            table.renamed_from = Some("customer".into());
+            for column in &mut table.columns {
+                if column.name == "email" {
+                    column.name = "mail".into();
+                    column.renamed_from = Some("email".into());
+                }
+            }
+            for key in &mut table.constraints {
+                key.definition = key.definition.replace("\"email\"", "\"mail\"");
+                for column in &mut key.columns {
+                    if column == "email" {
+                        *column = "mail".into();
+                    }
+                }
+            }
+            for index in &mut table.indexes {
+                index.definition = index
+                    .definition
+                    .replace("ON customer (lower(email))", "ON client (lower(mail))");
+            }
+        }
+        if table.name == "order" {
+            for key in &mut table.constraints {
+                key.definition = key.definition.replace("\"customer\"", "\"client\"");
+                if let Some(parent) = &mut key.references {
+                    parent.table = parent.table.replace("customer", "client");
+                }
+            }
+        }
+    }
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired.to_yaml()).unwrap();
+    let plan = apply(&file, &db);
+    assert!(plan.contains("RENAME TO \"client\""), "{plan}");
+    assert!(
+        plan.contains("RENAME COLUMN \"email\" TO \"mail\""),
+        "{plan}"
+    );
+
+    for table in &mut desired.tables {
+        table.renamed_from = None;
+        for column in &mut table.columns {
+            column.renamed_from = None;
+        }
+    }
+    let expected = desired.to_yaml();
+    let after = snapshot(&db);
+    assert!(
+        after == expected,
+        "did not converge; {}",
+        support::first_difference(&after, &expected)
+    );
+    let renames = Renames {
+        tables: &[("customer", "client")],
+        columns: &[("client", "email", "mail")],
+    };
+    assert_rows_kept("renames", &before, &rows(&db), &renames);
+    assert_no_dangling_references(&db);
+}
+
+#[test]
+fn a_database_own_snapshot_plans_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "own.db", &format!("{}\n{SEED}", every_kind()));
+    let file = write_snapshot(dir.path(), "own", &db);
+    let diff = strata(&["diff", text(&db), text(&file)]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "false differences:\n{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+    let drift = strata(&["drift", text(&file), &format!("sqlite:{}", text(&db))]);
+    assert_eq!(drift.status.code(), Some(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Foreign keys: the cascade trap and dangling references
+
+const FAMILY: &str = "
+    CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+    CREATE TABLE child (
+        id INTEGER PRIMARY KEY,
+        parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE,
+        note TEXT
+    );
+    CREATE TABLE grandchild (id INTEGER PRIMARY KEY, child_id INTEGER REFERENCES child (id) ON DELETE CASCADE);
+    CREATE TABLE orphanable (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE SET NULL);
+    CREATE TABLE employee (
+        id INTEGER PRIMARY KEY,
+        manager_id INTEGER REFERENCES employee (id) ON DELETE CASCADE,
+        name TEXT
+    );
+    CREATE VIEW family AS SELECT p.name, c.note FROM parent p JOIN child c ON c.parent_id = p.id;";
+
+const FAMILY_ROWS: &str = "
+    INSERT INTO parent VALUES (1, 'one'), (2, 'two');
+    INSERT INTO child VALUES (10, 1, 'a'), (11, 1, 'b'), (12, 2, 'c');
+    INSERT INTO grandchild VALUES (100, 10), (101, 12);
+    INSERT INTO orphanable VALUES (7, 2);
+    INSERT INTO employee VALUES (1, NULL, 'boss'), (2, 1, 'worker'), (3, 2, 'intern');";
+
+/// The parent (and the self-referencing table) are rebuilt: dropping the old version must not
+/// cascade to the children.
+fn family_change() -> String {
+    edit(
+        FAMILY,
+        &[
+            (
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);",
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL, born INTEGER);",
+            ),
+            (
+                "        name TEXT\n    );",
+                "        name VARCHAR(40) NOT NULL\n    );",
+            ),
+        ],
+    )
+}
+
+#[test]
+fn rebuilding_a_parent_keeps_child_rows_that_cascade_on_delete() {
+    converges_with(
+        "cascade",
+        FAMILY,
+        FAMILY_ROWS,
+        &family_change(),
+        &Renames::default(),
+        |_| {},
+    );
+}
+
+/// The same plan run with foreign keys enforced loses the children: the trap is real, and
+/// the apply above avoids it.
+#[test]
+fn the_same_rebuild_with_foreign_keys_on_would_delete_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{FAMILY} {FAMILY_ROWS}"));
+    let y = support::sqlite_file(dir.path(), "y.db", &family_change());
+    let plan = strata(&["diff", text(&db), text(&y), "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    for step in plan["steps"].as_array().unwrap() {
+        conn.execute_batch(step["sql"].as_str().unwrap()).unwrap();
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM child"), 0);
+    // The new employee table references "employee" by name: while the old one is dropped,
+    // its implicit delete cascades into the copied rows.
+    assert!(count(&db, "SELECT count(*) FROM employee") < 3);
+}
+
+#[test]
+fn a_rebuild_keeps_rowids_and_the_autoincrement_high_water_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = "CREATE TABLE counter (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+             CREATE TABLE loose (v TEXT);";
+    let rows_sql = "INSERT INTO counter (v) VALUES ('a'), ('b'), ('c');
+                    DELETE FROM counter WHERE id > 1;
+                    INSERT INTO loose (rowid, v) VALUES (7, 'x'), (42, 'y');";
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{x}\n{rows_sql}"));
+    let y = "CREATE TABLE counter (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL);
+             CREATE TABLE loose (v TEXT NOT NULL, w INTEGER PRIMARY KEY);";
+    let file = write_snapshot(
+        dir.path(),
+        "y",
+        &support::sqlite_file(dir.path(), "y.db", y),
+    );
+    let plan = apply(&file, &db);
+    assert!(plan.contains("rebuild table counter") && plan.contains("rebuild table loose"));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("INSERT INTO counter (v) VALUES ('d')", [])
+        .unwrap();
+    assert_eq!(
+        count(&db, "SELECT max(id) FROM counter"),
+        4,
+        "an id was reused"
+    );
+    // The new rowid alias takes the old rowids.
+    assert_eq!(count(&db, "SELECT sum(w) FROM loose"), 49);
+}
