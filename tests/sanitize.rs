@@ -940,6 +940,37 @@ fn a_sqlite_copy_is_masked_and_keeps_storage_classes() {
         count("SELECT count(*) FROM notes JOIN customers ON customers.id = notes.customer_id"),
         300
     );
+
+    // The same rules mask a SQLite backup restored into PostgreSQL: they are checked against
+    // the converted schema, and the converted rows are masked on their way in.
+    let repo = work.repo();
+    let summary = json(None, &["backup", s(&src), "--repo", &repo, "--json"]);
+    let id = summary["id"].as_str().unwrap();
+    let pg = TestDb::new("sqlite_into_pg");
+    json(
+        Some(KEY),
+        &[
+            "restore",
+            id,
+            "--repo",
+            &repo,
+            "--to",
+            &pg.url,
+            "--sanitize",
+            s(&rules),
+            "--json",
+        ],
+    );
+    assert_eq!(pg.scalar_i64("SELECT count(*) FROM customers"), 300);
+    assert_eq!(
+        pg.scalar_i64("SELECT count(*) FROM customers WHERE email LIKE 'c%@shop.example.org'"),
+        0
+    );
+    assert_eq!(
+        pg.scalar_i64("SELECT count(DISTINCT email) FROM customers WHERE email LIKE '%@example.%'"),
+        300
+    );
+    assert_foreign_keys_resolve(&pg);
 }
 
 // ---------------------------------------------------------------- Pagila
