@@ -6,9 +6,15 @@
 #   2. restore into an empty database: `strata restore` vs `pg_restore -j 2` (the anchor) vs the
 #      floor (psql: pre-data schema, `\copy … FROM` of the same rows, post-data keys/indexes);
 #   3. incremental: a second `strata backup` of the unchanged database vs the COPY floor;
-# plus the bytes each stores and strata's peak RSS.
+# plus the bytes each stores and strata's peak RSS. Strata's repositories are encrypted, as
+# `strata init` makes them by default (so every strata command also derives its key with the
+# default Argon2id parameters); --insecure-no-encryption measures unencrypted ones instead.
+# With --s3, strata also backs up into and restores from a repository on an S3-compatible
+# server on 127.0.0.1 (moto, the test server of tests/support/s3_server.py; its throughput, not
+# S3's, bounds those figures).
 #
-#   bench/backup.sh [--scale N] [--rounds R] [--tiny] [--no-build] [--results-dir DIR]
+#   bench/backup.sh [--scale N] [--rounds R] [--tiny] [--no-build] [--insecure-no-encryption]
+#                   [--results-dir DIR] [--s3]
 #
 # Exit status: non-zero if the build, the cluster, the load, a contender, or a correctness check
 # (every restore's row counts, keys and indexes; every backup's tables and rows) fails. Never
@@ -25,7 +31,10 @@ usage: bench/backup.sh [options]
   --rounds R         timed rounds per contender, alternating, at least 3 (default 5)
   --tiny             smoke run: scale 1, 3 rounds (CI; timings meaningless)
   --no-build         do not run `cargo build --release` (use $STRATA_BIN or target/release)
+  --insecure-no-encryption
+                     unencrypted strata repositories (default: encrypted, as `strata init`)
   --results-dir DIR  where the JSON results go (default bench/results)
+  --s3               also back up into / restore from a repository on the S3 test server
 EOF
 }
 
@@ -33,7 +42,10 @@ scale=10
 rounds=5
 tiny=0
 build=1
+s3=0
 jobs=2
+init_flags=()
+encryption=xchacha20-poly1305
 results_dir=$here/results
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -41,7 +53,9 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
     --tiny) tiny=1; scale=1; rounds=3; shift ;;
     --no-build) build=0; shift ;;
+    --insecure-no-encryption) init_flags=(--insecure-no-encryption); encryption=none; shift ;;
     --results-dir) results_dir=${2:?--results-dir needs a directory}; shift 2 ;;
+    --s3) s3=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "backup.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -56,6 +70,9 @@ sq() { local s=${1//\'/\'\"\'\"\'}; printf "'%s'" "$s"; } # quote for measure.py
 # No libpq/Strata environment defaults that one contender might honour and the other not.
 unset PGOPTIONS PGSERVICE PGSERVICEFILE PGSSLMODE PGAPPNAME PGTARGETSESSIONATTRS
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSFILE STRATA_TIMINGS
+# The passphrase of the benchmark's repositories; new keys get the default KDF parameters.
+unset STRATA_PASSWORD_FILE STRATA_PASSWORD_COMMAND STRATA_TEST_INSECURE_KDF
+export STRATA_PASSWORD=strata-bench-passphrase
 
 # --- build -----------------------------------------------------------------------------------
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
@@ -103,7 +120,7 @@ echo "source: ${#tables[@]} tables, $total_rows rows ($(python3 -c 'import json,
 
 # --- reference artifacts (untimed) -----------------------------------------------------------
 step "reference artifacts (untimed): a strata repository, a pg_dump -Fd directory, COPY files"
-"$strata" init "$work/ref_repo" >/dev/null
+"$strata" init "${init_flags[@]}" "$work/ref_repo" >/dev/null
 "$strata" backup "$url" --repo "$work/ref_repo" --jobs "$jobs" --json >"$work/ref_backup.json"
 python3 "$here/lib/check_backup.py" "$work/expect.json" "$work/ref_backup.json"
 backup_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/ref_backup.json")
@@ -161,11 +178,41 @@ strata_check_list() {
         "$(q "$here/lib/check_backup.py")" "$(q "$work/expect.json")"
 }
 
+# --- S3 (--s3) -------------------------------------------------------------------------------
+# The S3 contenders run only with --s3; their arguments are empty otherwise.
+s3_backup=() s3_restore=()
+if [[ $s3 == 1 ]]; then
+    step "starting the S3 test server (moto on 127.0.0.1) and an S3 reference repository"
+    "$repo/scripts/setup-test-env.sh" >&2
+    cache=${STRATA_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata-test}
+    moto_python=$(ls -d "$cache"/moto-*/bin/python | tail -1)
+    coproc S3_SERVER { exec "$moto_python" "$repo/tests/support/s3_server.py"; }
+    bench_on_exit kill "$S3_SERVER_PID"
+    read -r ready s3_port s3_key s3_secret <&"${S3_SERVER[0]}"
+    [[ $ready == READY ]] || { echo "backup.sh: the S3 test server did not start" >&2; exit 1; }
+    echo "bucket strata-bench" >&"${S3_SERVER[1]}"
+    read -r answer <&"${S3_SERVER[0]}"
+    [[ $answer == ok ]] || { echo "backup.sh: creating the bucket failed: $answer" >&2; exit 1; }
+    export AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret AWS_REGION=us-east-1 \
+        AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL=http://127.0.0.1:$s3_port AWS_ALLOW_HTTP=true
+    "$strata" init "${init_flags[@]}" s3://strata-bench/ref >/dev/null
+    "$strata" backup "$url" --repo s3://strata-bench/ref --jobs "$jobs" --json >"$work/ref_s3.json"
+    s3_backup_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/ref_s3.json")
+    # A fresh repository per round: empty the prefix, then init.
+    s3_empty="import boto3, os; boto3.resource('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']).Bucket('strata-bench').objects.filter(Prefix='b_strata/').delete()"
+    s3_backup=(--contender "strata_s3=$(sq "$strata") backup $(sq "$url") --repo s3://strata-bench/b_strata --jobs $jobs"
+        --before "strata_s3=$(q "$moto_python") -c $(q "$s3_empty") && $(q "$strata") init ${init_flags[*]} s3://strata-bench/b_strata >/dev/null"
+        --after "strata_s3=$(strata_check_list s3://strata-bench/b_strata)")
+    s3_restore=(--contender "strata_s3=$(sq "$strata") restore $s3_backup_id --repo s3://strata-bench/ref --to $(sq "$base/r_strata_s3") --jobs $jobs"
+        --before "strata_s3=$(fresh_db r_strata_s3)" --after "strata_s3=$(same_rows r_strata_s3 "strata restore from S3")")
+fi
+
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n "$(git -C "$repo" status --porcelain 2>/dev/null | head -1)" ]]; then git_rev+="-dirty"; fi
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo || true)
 meta=(--meta "scale=$scale" --meta "tiny=$tiny" --meta "utc=$stamp" --meta "jobs=$jobs"
+    --meta "encryption=$encryption"
     --meta "nproc=$(nproc)" --meta "kernel=$(uname -r)" --meta "cpu=$cpu_model"
     --meta "postgres=$(bench_psql -d postgres -At -c 'SELECT version()')"
     --meta "pg_dump=$("$pg_dump" --version)"
@@ -178,8 +225,9 @@ echo "### full backup (pgbench scale $scale; output bytes = what is stored: repo
 python3 "$here/lib/measure.py" \
     --rounds "$rounds" --anchor pg_dump_Fc --server-pid "$BENCH_POSTMASTER_PID" \
     --contender "strata=$(sq "$strata") backup $(sq "$url") --repo $(sq "$work/b_strata") --jobs $jobs" \
-    --before "strata=$(q "$strata") init $(q "$work/b_strata") >/dev/null" \
+    --before "strata=$(q "$strata") init ${init_flags[*]} $(q "$work/b_strata") >/dev/null" \
     --output "strata=$work/b_strata" --after "strata=$(strata_check_list "$work/b_strata")" \
+    "${s3_backup[@]}" \
     --contender "pg_dump_Fc=$(sq "$pg_dump") -Fc -f $(sq "$work/b.fc") $(sq "$url")" \
     --output "pg_dump_Fc=$work/b.fc" --after "pg_dump_Fc=$(dump_complete "$work/b.fc")" \
     --contender "pg_dump_Fd=$(sq "$pg_dump") -Fd -j $jobs -f $(sq "$work/b.d") $(sq "$url")" \
@@ -196,6 +244,7 @@ python3 "$here/lib/measure.py" \
     --rounds "$rounds" --anchor pg_restore --server-pid "$BENCH_POSTMASTER_PID" \
     --contender "strata=$(sq "$strata") restore $backup_id --repo $(sq "$work/ref_repo") --to $(sq "$base/r_strata") --jobs $jobs" \
     --before "strata=$(fresh_db r_strata)" --after "strata=$(same_rows r_strata "strata restore")" \
+    "${s3_restore[@]}" \
     --contender "pg_restore=$(sq "$pg_restore") -j $jobs -d $(sq "$base/r_pg_restore") $(sq "$work/ref.d")" \
     --before "pg_restore=$(fresh_db r_pg_restore)" --after "pg_restore=$(same_rows r_pg_restore "pg_restore")" \
     --contender "copy_floor=$(sq "$psql") -X -q -v ON_ERROR_STOP=1 -d $(sq "$base/r_floor") -f $(sq "$work/floor_restore.sql")" \

@@ -1,7 +1,41 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not part of Cargo: PostgreSQL server binaries
-# (initdb, postgres, psql, pg_dump) for the throwaway test clusters. Safe to run repeatedly.
+# (initdb, postgres, psql, pg_dump) for the throwaway test clusters, and the S3-compatible test
+# server (moto, from PyPI, in a virtual environment cached under $STRATA_TEST_CACHE, default
+# ~/.cache/strata-test; tests/support/s3.rs starts it). Safe to run repeatedly: what is there is
+# kept, so a rerun takes a moment.
 set -euo pipefail
+
+# Keep in step with MOTO_VERSION in tests/support/s3.rs (the environment is named after it).
+moto_version=5.2.5
+cache=${STRATA_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata-test}
+moto_venv=$cache/moto-$moto_version
+
+setup_s3_server() {
+    if "$moto_venv/bin/python" -c 'import moto, boto3' >/dev/null 2>&1; then
+        echo "setup: S3 test server (moto $moto_version) found in $moto_venv"
+        return
+    fi
+    command -v python3 >/dev/null 2>&1 || {
+        echo "setup: python3 is missing; the S3 test server (moto) needs it (Debian: apt-get install python3 python3-venv)" >&2
+        exit 2
+    }
+    echo "setup: installing the S3 test server (moto[server] $moto_version) into $moto_venv"
+    rm -rf "$moto_venv"
+    mkdir -p "$cache"
+    python3 -m venv "$moto_venv" || {
+        echo "setup: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2
+        exit 2
+    }
+    "$moto_venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version" || {
+        rm -rf "$moto_venv"
+        echo "setup: installing moto[server]==$moto_version from PyPI failed; the S3 tests cannot run without it" >&2
+        exit 2
+    }
+    echo "setup: S3 test server ready in $moto_venv"
+}
+
+setup_s3_server
 
 have_server() {
     command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \

@@ -1,149 +1,76 @@
 //! `strata backup` / `restore` / `verify` / `list` against real PostgreSQL databases: the
 //! acceptance criteria of the backup issue (issue 5) for PostgreSQL.
 //!
-//! Every test takes its own repository (a temporary directory) and its own databases. Content is
+//! Every test takes its own repository (a temporary directory) and its own databases. The tests
+//! about the repository itself are bodies of `support::backup_suite`, run here on a local
+//! repository and in tests/backup_s3.rs on S3; the rest are about the database side. Content is
 //! compared with hashes computed by the server (one ordered md5 per table), never by Strata.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{strata, TestDb};
+use support::backup_suite::{self as suite, *};
+use support::repo::{Place, TestRepo};
+use support::{files_under, strata, TestDb};
+
+// ---------------------------------------------------------------- the repository suite, local
+
+#[test]
+fn pagila_round_trips_with_identical_schema_rows_and_sequences() {
+    suite::pagila_round_trips_with_identical_schema_rows_and_sequences(Place::Local);
+}
+
+#[test]
+fn a_flipped_byte_in_a_pack_is_reported_with_backup_and_table_and_blocks_restore() {
+    suite::a_flipped_byte_in_a_pack_is_reported_with_backup_and_table_and_blocks_restore(
+        Place::Local,
+    );
+}
+
+#[test]
+fn a_deleted_pack_is_reported_by_verify_without_read_data_and_blocks_restore() {
+    suite::a_deleted_pack_is_reported_by_verify_without_read_data_and_blocks_restore(Place::Local);
+}
+
+#[test]
+fn a_backup_killed_halfway_leaves_no_backup_a_valid_repository_and_reusable_chunks() {
+    suite::a_backup_killed_halfway_leaves_no_backup_a_valid_repository_and_reusable_chunks(
+        Place::Local,
+    );
+}
+
+#[test]
+fn unchanged_and_appended_databases_store_almost_nothing_new() {
+    suite::unchanged_and_appended_databases_store_almost_nothing_new(Place::Local);
+}
+
+#[test]
+fn a_repository_of_a_newer_format_is_refused_with_advice_to_upgrade() {
+    suite::a_repository_of_a_newer_format_is_refused_with_advice_to_upgrade(Place::Local);
+}
+
+#[test]
+fn an_unknown_backup_id_is_a_clear_error() {
+    suite::an_unknown_backup_id_is_a_clear_error(Place::Local);
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error_and_nothing_is_written() {
+    suite::an_unreachable_database_is_a_clear_error_and_nothing_is_written(Place::Local);
+}
+
+#[test]
+fn a_big_table_is_read_in_parts_by_several_workers_and_restores_identically() {
+    suite::a_big_table_is_read_in_parts_by_several_workers_and_restores_identically(Place::Local);
+}
 
 // ---------------------------------------------------------------- helpers
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
-/// Runs strata and insists on success.
-fn ok(args: &[&str]) -> Output {
-    let out = strata(args);
-    assert!(
-        out.status.success(),
-        "strata {args:?} failed: {}",
-        describe(&out)
-    );
-    out
-}
-
-/// Runs strata (which must succeed) and parses its `--json` output.
-fn json(args: &[&str]) -> Value {
-    let out = ok(args);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "strata {args:?} did not print JSON ({e}): {}",
-            describe(&out)
-        )
-    })
-}
-
-/// Exit 2, exactly one line on stderr, no panic: the shape of every user-facing error.
-fn assert_clear_error(out: &Output, what: &str) {
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{what}: expected exit 2: {}",
-        describe(out)
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{what}: strata panicked: {}",
-        describe(out)
-    );
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "{what}: expected exactly one line on stderr: {}",
-        describe(out)
-    );
-    assert!(
-        err.starts_with("strata: error:"),
-        "{what}: expected `strata: error: …`: {}",
-        describe(out)
-    );
-}
-
-/// A repository in a temporary directory, created with `strata init`.
-struct Repo {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Repo {
-    fn new() -> Repo {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("repo");
-        ok(&["init", path.to_str().unwrap()]);
-        Repo { _dir: dir, path }
-    }
-
-    fn s(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-
-    /// Rewrites one key of `config` (e.g. a smaller `pack_size`, a newer `format`).
-    fn set_config(&self, key: &str, value: Value) {
-        let file = self.path.join("config");
-        let mut config: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        config[key] = value;
-        make_writable(&file);
-        std::fs::write(&file, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    }
-
-    /// Every pack file, largest first.
-    fn packs(&self) -> Vec<PathBuf> {
-        let mut packs: Vec<PathBuf> = files_under(&self.path.join("packs"))
-            .into_iter()
-            .filter(|p| !file_name(p).starts_with(".strata-tmp"))
-            .collect();
-        packs.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).map_or(0, |m| m.len())));
-        packs
-    }
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn make_writable(path: &Path) {
-    let mut perms = std::fs::metadata(path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(path, perms).unwrap();
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
 
 /// Every file under `dir` with its bytes, to prove that nothing was written.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -154,174 +81,6 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             (p, bytes)
         })
         .collect()
-}
-
-fn backup(db: &TestDb, repo: &Repo, extra: &[&str]) -> Value {
-    let mut args = vec!["backup", db.url.as_str(), "--repo", repo.s(), "--json"];
-    args.extend_from_slice(extra);
-    json(&args)
-}
-
-fn restore(id: &str, repo: &Repo, to: &str, extra: &[&str]) -> (Value, Output) {
-    let mut args = vec!["restore", id, "--repo", repo.s(), "--to", to, "--json"];
-    args.extend_from_slice(extra);
-    let out = ok(&args);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("restore did not print JSON ({e}): {}", describe(&out)));
-    (report, out)
-}
-
-fn id_of(summary: &Value) -> String {
-    summary["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {summary}"))
-        .to_string()
-}
-
-fn u64_of(summary: &Value, key: &str) -> u64 {
-    summary[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {key} in {summary}"))
-}
-
-fn port() -> u16 {
-    support::cluster().port
-}
-
-/// A TCP port on 127.0.0.1 on which nothing listens.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// User tables as (raw `schema.table`, quoted name), from the catalog.
-fn user_tables(db: &TestDb) -> Vec<(String, String)> {
-    let mut c = db.client();
-    c.query(
-        "SELECT schemaname || '.' || tablename, format('%I.%I', schemaname, tablename)
-         FROM pg_tables
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
-         ORDER BY 1",
-        &[],
-    )
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect()
-}
-
-/// Per table: (row count, md5 of the rows in order), computed by the server. `FROM ONLY` so that
-/// a partitioned parent and its partitions are each counted once.
-fn content(db: &TestDb) -> BTreeMap<String, (i64, String)> {
-    let mut c = db.client();
-    user_tables(db)
-        .into_iter()
-        .map(|(raw, quoted)| {
-            let row = c
-                .query_one(
-                    &format!(
-                        "SELECT count(*), coalesce(md5(string_agg(x::text, E'\\n' ORDER BY x::text)), '')
-                         FROM ONLY {quoted} x"
-                    ),
-                    &[],
-                )
-                .unwrap_or_else(|e| panic!("hashing {raw} in {}: {e}", db.name));
-            (raw, (row.get(0), row.get(1)))
-        })
-        .collect()
-}
-
-/// Every sequence (identity ones included) with `last_value/is_called`.
-fn sequences(db: &TestDb) -> BTreeMap<String, String> {
-    let mut c = db.client();
-    let names: Vec<String> = c
-        .query(
-            "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences ORDER BY 1",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    names
-        .into_iter()
-        .map(|seq| {
-            let v: String = c
-                .query_one(
-                    &format!("SELECT last_value::text || '/' || is_called::text FROM {seq}"),
-                    &[],
-                )
-                .unwrap()
-                .get(0);
-            (seq, v)
-        })
-        .collect()
-}
-
-/// How many user objects (tables, sequences, indexes, views, …) a database holds.
-fn user_relations(db: &TestDb) -> i64 {
-    db.scalar_i64(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-           AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'",
-    )
-}
-
-fn assert_same_content(src: &TestDb, dst: &TestDb) {
-    let (a, b) = (content(src), content(dst));
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "the restored database does not have the same tables"
-    );
-    let differing: Vec<String> = a
-        .iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k}: source {v:?}, restored {:?}", b[k]))
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "table contents differ after restore:\n{}",
-        differing.join("\n")
-    );
-}
-
-fn assert_schemas_identical(src: &TestDb, dst: &TestDb) {
-    let out = strata(&["diff", &src.url, &dst.url]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "the restored schema differs from the source: {}",
-        describe(&out)
-    );
-}
-
-/// Row counts reported by `restore --json` equal the source's.
-fn assert_reported_rows(report: &Value, src: &BTreeMap<String, (i64, String)>) {
-    let tables = report["tables"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tables in the restore report {report}"));
-    assert!(!tables.is_empty(), "restore reported no tables: {report}");
-    for t in tables {
-        let name = t["table"].as_str().unwrap();
-        let rows = t["rows"].as_u64().unwrap();
-        let expected = src
-            .get(name)
-            .unwrap_or_else(|| panic!("restore reported an unknown table {name}"))
-            .0;
-        assert_eq!(
-            rows as i64, expected,
-            "restore reported {rows} rows for {name}"
-        );
-    }
-    for (name, (rows, _)) in src {
-        if *rows > 0 {
-            assert!(
-                tables.iter().any(|t| t["table"] == name.as_str()),
-                "restore did not report {name} ({rows} rows): {report}"
-            );
-        }
-    }
 }
 
 /// A deterministic pseudo-random generator (no dependency needed).
@@ -338,51 +97,6 @@ impl Lcg {
 }
 
 // ---------------------------------------------------------------- round trip
-
-#[test]
-fn pagila_round_trips_with_identical_schema_rows_and_sequences() {
-    let (Some(schema), Some(data)) = (
-        support::shared_fixture("pagila/pagila-schema.sql"),
-        support::shared_fixture("pagila/pagila-data.sql"),
-    ) else {
-        return;
-    };
-    let src = TestDb::new("pagila_src");
-    src.psql_file(&schema);
-    src.psql_file(&data);
-    let repo = Repo::new();
-    let summary = backup(&src, &repo, &["--tag", "pagila"]);
-    let id = id_of(&summary);
-
-    let dst = TestDb::new("pagila_dst");
-    let (report, out) = restore(&id, &repo, &dst.url, &[]);
-
-    assert_schemas_identical(&src, &dst);
-    let src_content = content(&src);
-    assert!(
-        src_content.values().map(|(n, _)| n).sum::<i64>() > 40_000,
-        "Pagila did not load"
-    );
-    assert_same_content(&src, &dst);
-    let (a, b) = (sequences(&src), sequences(&dst));
-    assert!(!a.is_empty(), "Pagila has sequences");
-    assert_eq!(a, b, "sequence values differ after restore");
-    assert_reported_rows(&report, &src_content);
-    assert_eq!(
-        report["sequences"].as_u64(),
-        Some(a.len() as u64),
-        "restore report: {report}\n{}",
-        describe(&out)
-    );
-
-    // The repository lists the backup with its tag, and verifies, data included.
-    let list = json(&["list", "--repo", repo.s(), "--json"]);
-    let list = list.as_array().unwrap();
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(list[0]["id"], id.as_str());
-    assert_eq!(list[0]["tags"], serde_json::json!(["pagila"]));
-    ok(&["verify", &id[..8], "--repo", repo.s(), "--read-data"]);
-}
 
 // ---------------------------------------------------------------- circular foreign keys
 
@@ -436,7 +150,7 @@ fn circular_foreign_keys_restore_without_warnings_as_an_ordinary_role() {
          UPDATE public.messages SET parent_id = 12 WHERE id = 10;",
     );
 
-    let repo = Repo::new();
+    let repo = TestRepo::local();
     let summary = backup(&src, &repo, &[]);
     let (report, out) = restore(&id_of(&summary), &repo, &dst.url, &[]);
     let stderr = text(&out.stderr).to_lowercase();
@@ -528,7 +242,7 @@ fn backup_under_concurrent_transfers_restores_a_consistent_snapshot_without_bloc
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    let repo = Repo::new();
+    let repo = TestRepo::local();
     let before = committed.load(Ordering::SeqCst);
     let started = Instant::now();
     let out = strata(&["backup", &src.url, "--repo", repo.s(), "--json"]);
@@ -582,7 +296,7 @@ fn backup_under_concurrent_transfers_restores_a_consistent_snapshot_without_bloc
 fn functions_with_unqualified_table_references_restore_and_work_in_checks_defaults_and_indexes() {
     let src = TestDb::new("search_path_src");
     src.psql_file(&support::fixture("postgres/search_path_functions.sql"));
-    let repo = Repo::new();
+    let repo = TestRepo::local();
     let summary = backup(&src, &repo, &[]);
     let dst = TestDb::new("search_path_dst");
     restore(&id_of(&summary), &repo, &dst.url, &[]);
@@ -643,271 +357,9 @@ fn functions_with_unqualified_table_references_restore_and_work_in_checks_defaul
 
 // ---------------------------------------------------------------- damage
 
-fn damage_source() -> TestDb {
-    let src = TestDb::new("damage_src");
-    src.execute(
-        "CREATE TABLE public.big (id bigint PRIMARY KEY, payload text NOT NULL);
-         INSERT INTO public.big
-             SELECT i, md5(i::text) || ' ' || md5((i + 1)::text) FROM generate_series(1, 40000) i;
-         CREATE TABLE public.small (id integer PRIMARY KEY, name text);
-         INSERT INTO public.small VALUES (1, 'one'), (2, 'two');",
-    );
-    src
-}
-
-/// Restoring a damaged backup fails with a clear message and leaves the target untouched.
-fn assert_restore_refused(id: &str, repo: &Repo, what: &str) {
-    let dst = TestDb::new("damage_dst");
-    let out = strata(&["restore", id, "--repo", repo.s(), "--to", &dst.url]);
-    assert_clear_error(&out, what);
-    let err = text(&out.stderr).to_lowercase();
-    assert!(
-        ["damage", "corrupt", "hash", "integrity", "missing", "verif"]
-            .iter()
-            .any(|w| err.contains(w)),
-        "{what}: the message does not say what is wrong: {}",
-        describe(&out)
-    );
-    assert_eq!(
-        user_relations(&dst),
-        0,
-        "{what}: restore created objects in the target before failing: {}",
-        dst.psql_text(
-            "SELECT string_agg(n.nspname || '.' || c.relname, ', ') FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
-        )
-    );
-}
-
-#[test]
-fn a_flipped_byte_in_a_pack_is_reported_with_backup_and_table_and_blocks_restore() {
-    let src = damage_source();
-    let repo = Repo::new();
-    let id = id_of(&backup(&src, &repo, &[]));
-    ok(&["verify", "--repo", repo.s(), "--read-data"]);
-
-    let pack = repo
-        .packs()
-        .into_iter()
-        .next()
-        .expect("the backup wrote a pack");
-    let mut bytes = std::fs::read(&pack).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x5a;
-    make_writable(&pack);
-    std::fs::write(&pack, &bytes).unwrap();
-
-    let out = strata(&["verify", "--repo", repo.s(), "--read-data"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "verify --read-data: {}",
-        describe(&out)
-    );
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(
-        report.contains(&id[..8]),
-        "verify does not name the damaged backup {}: {}",
-        &id[..8],
-        describe(&out)
-    );
-    assert!(
-        report.contains("public.big"),
-        "verify does not name the damaged table public.big: {}",
-        describe(&out)
-    );
-    // The machine-readable report locates it too.
-    let out = strata(&["verify", "--repo", repo.s(), "--read-data", "--json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["ok"], false);
-    let problems = doc["problems"].as_array().unwrap();
-    assert!(
-        problems
-            .iter()
-            .any(|p| p["backup"] == id.as_str() && p["table"] == "public.big"),
-        "no problem names backup {id} and table public.big: {doc}"
-    );
-
-    assert_restore_refused(&id, &repo, "restore of a backup with a flipped byte");
-}
-
-#[test]
-fn a_deleted_pack_is_reported_by_verify_without_read_data_and_blocks_restore() {
-    let src = damage_source();
-    let repo = Repo::new();
-    let id = id_of(&backup(&src, &repo, &[]));
-    ok(&["verify", "--repo", repo.s()]);
-
-    let pack = repo
-        .packs()
-        .into_iter()
-        .next()
-        .expect("the backup wrote a pack");
-    let pack_name = file_name(&pack);
-    std::fs::remove_file(&pack).unwrap();
-
-    let out = strata(&["verify", "--repo", repo.s()]);
-    assert_eq!(out.status.code(), Some(1), "verify: {}", describe(&out));
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(
-        report.contains(&id[..8]),
-        "verify does not name the damaged backup: {}",
-        describe(&out)
-    );
-    assert!(
-        report.contains(&pack_name[..8]) || report.to_lowercase().contains("missing"),
-        "verify does not report the missing pack {pack_name}: {}",
-        describe(&out)
-    );
-
-    assert_restore_refused(&id, &repo, "restore of a backup with a missing pack");
-}
-
 // ---------------------------------------------------------------- crash
 
-#[test]
-fn a_backup_killed_halfway_leaves_no_backup_a_valid_repository_and_reusable_chunks() {
-    let src = TestDb::new("crash_src");
-    src.execute(
-        "CREATE TABLE public.events (id bigint PRIMARY KEY, payload text NOT NULL);
-         INSERT INTO public.events
-             SELECT i, md5(i::text) || md5((i * 3)::text) FROM generate_series(1, 300000) i;",
-    );
-    let repo = Repo::new();
-    // Small packs, so that some are stored long before the backup ends.
-    repo.set_config("pack_size", serde_json::json!(65536));
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args([
-            "backup",
-            &src.url,
-            "--repo",
-            repo.s(),
-            "--jobs",
-            "1",
-            "--json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!(
-                "the backup ended ({status}) before 3 MB of packs appeared, so it could not be \
-                 killed halfway; make the database bigger. stderr: {err}"
-            );
-        }
-        // Halfway-ish: the whole backup stores about 11 MB of packs.
-        let stored: u64 = repo
-            .packs()
-            .iter()
-            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-            .sum();
-        if stored >= 3_000_000 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "3 MB of packs did not appear within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let packs_left = repo.packs().len();
-    assert!(packs_left > 0);
-
-    let list = json(&["list", "--repo", repo.s(), "--json"]);
-    assert_eq!(
-        list.as_array().map(Vec::len),
-        Some(0),
-        "a killed backup appears in list: {list}"
-    );
-    let out = strata(&["verify", "--repo", repo.s()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "the repository does not verify after a killed backup: {}",
-        describe(&out)
-    );
-
-    let summary = backup(&src, &repo, &[]);
-    let (bytes, new_bytes) = (u64_of(&summary, "bytes"), u64_of(&summary, "new_bytes"));
-    assert!(
-        new_bytes * 10 < bytes * 9,
-        "the next backup reused less than 10% (3 MB of packs were stored before the kill) of the {packs_left} pack(s) the killed one stored: {summary}"
-    );
-    eprintln!(
-        "crash: killed after {packs_left} pack(s); the next backup stored {new_bytes} new of {bytes} B"
-    );
-    let list = json(&["list", "--repo", repo.s(), "--json"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
-    ok(&["verify", "--repo", repo.s(), "--read-data"]);
-    let dst = TestDb::new("crash_dst");
-    restore(&id_of(&summary), &repo, &dst.url, &[]);
-    assert_same_content(&src, &dst);
-}
-
 // ---------------------------------------------------------------- dedup
-
-#[test]
-fn unchanged_and_appended_databases_store_almost_nothing_new() {
-    let src = TestDb::new("dedup_src");
-    src.execute(
-        "CREATE TABLE public.events (id bigint PRIMARY KEY, at timestamptz NOT NULL, kind text NOT NULL,
-                                     payload text NOT NULL);
-         INSERT INTO public.events
-             SELECT i, timestamptz '2024-01-01' + i * interval '1 minute',
-                    (ARRAY['click', 'view', 'buy', 'share'])[1 + i % 4],
-                    md5(i::text) || ' ' || md5((i * 11)::text)
-             FROM generate_series(1, 200000) i;
-         CREATE TABLE public.kinds (name text PRIMARY KEY);
-         INSERT INTO public.kinds VALUES ('click'), ('view'), ('buy'), ('share');",
-    );
-    let repo = Repo::new();
-    let first = backup(&src, &repo, &[]);
-    let first_bytes = u64_of(&first, "bytes");
-    assert!(first_bytes > 10_000_000, "{first}");
-    assert_eq!(u64_of(&first, "new_bytes"), first_bytes, "{first}");
-
-    let second = backup(&src, &repo, &[]);
-    let new_bytes = u64_of(&second, "new_bytes");
-    assert!(
-        new_bytes * 100 < first_bytes,
-        "an unchanged database stored {new_bytes} new bytes, not < 1% of {first_bytes}: {second}"
-    );
-
-    src.execute(
-        "INSERT INTO public.events
-             SELECT i, timestamptz '2024-01-01' + i * interval '1 minute', 'view',
-                    md5(i::text) || ' ' || md5((i * 11)::text)
-             FROM generate_series(200001, 210000) i;",
-    );
-    let third = backup(&src, &repo, &[]);
-    let (bytes, new_bytes) = (u64_of(&third, "bytes"), u64_of(&third, "new_bytes"));
-    assert!(bytes > first_bytes, "{third}");
-    assert!(
-        new_bytes * 10 < bytes,
-        "appending 5% rows stored {new_bytes} new bytes, not < 10% of {bytes}: {third}"
-    );
-    eprintln!(
-        "dedup: first {first_bytes} B, unchanged {} B new, +5% rows {new_bytes} B new of {bytes} B",
-        u64_of(&second, "new_bytes")
-    );
-}
 
 // ---------------------------------------------------------------- bad input
 
@@ -958,90 +410,6 @@ fn a_directory_that_is_not_a_repository_is_refused_and_left_alone() {
 }
 
 #[test]
-fn a_repository_of_a_newer_format_is_refused_with_advice_to_upgrade() {
-    let src = TestDb::new("newer_format");
-    let repo = Repo::new();
-    let id = id_of(&backup(&src, &repo, &["--schema-only"]));
-    repo.set_config("format", serde_json::json!(999));
-    let before = tree(&repo.path);
-    let dst = TestDb::new("newer_format_dst");
-    for args in [
-        vec!["list", "--repo", repo.s()],
-        vec!["show", &id, "--repo", repo.s()],
-        vec!["verify", "--repo", repo.s()],
-        vec!["backup", &src.url, "--repo", repo.s()],
-        vec!["restore", &id, "--repo", repo.s(), "--to", &dst.url],
-    ] {
-        let out = strata(&args);
-        assert_clear_error(&out, &format!("{args:?}"));
-        let err = text(&out.stderr).to_lowercase();
-        assert!(
-            err.contains("upgrade") || err.contains("newer"),
-            "{args:?}: the message does not say the repository is newer than strata: {}",
-            describe(&out)
-        );
-    }
-    assert_eq!(
-        tree(&repo.path),
-        before,
-        "strata wrote into a newer repository"
-    );
-    assert_eq!(user_relations(&dst), 0);
-}
-
-#[test]
-fn an_unknown_backup_id_is_a_clear_error() {
-    let src = TestDb::new("unknown_id");
-    src.execute("CREATE TABLE public.t (id integer PRIMARY KEY); INSERT INTO public.t VALUES (1);");
-    let repo = Repo::new();
-    let id = id_of(&backup(&src, &repo, &[]));
-    // A prefix that cannot match the only backup.
-    let unknown = if id.starts_with('0') {
-        "ffffffff"
-    } else {
-        "00000000"
-    };
-    let dst = TestDb::new("unknown_id_dst");
-    for args in [
-        vec!["show", unknown, "--repo", repo.s()],
-        vec!["verify", unknown, "--repo", repo.s()],
-        vec!["restore", unknown, "--repo", repo.s(), "--to", &dst.url],
-        vec!["restore", "not-hex!", "--repo", repo.s(), "--to", &dst.url],
-    ] {
-        assert_clear_error(&strata(&args), &format!("{args:?}"));
-    }
-    assert_eq!(user_relations(&dst), 0);
-}
-
-#[test]
-fn an_unreachable_database_is_a_clear_error_and_nothing_is_written() {
-    let src = TestDb::new("unreachable");
-    src.execute("CREATE TABLE public.t (id integer PRIMARY KEY); INSERT INTO public.t VALUES (1);");
-    let repo = Repo::new();
-    let id = id_of(&backup(&src, &repo, &[]));
-    let before = tree(&repo.path);
-    let nowhere = format!("postgres://postgres@127.0.0.1:{}/nowhere", closed_port());
-
-    let out = strata(&["backup", &nowhere, "--repo", repo.s()]);
-    assert_clear_error(&out, "backup from an unreachable database");
-    assert_eq!(
-        tree(&repo.path),
-        before,
-        "a failed backup wrote into the repository"
-    );
-
-    let out = strata(&["restore", &id, "--repo", repo.s(), "--to", &nowhere]);
-    assert_clear_error(&out, "restore to an unreachable database");
-    assert_eq!(
-        tree(&repo.path),
-        before,
-        "a failed restore wrote into the repository"
-    );
-    let list = json(&["list", "--repo", repo.s(), "--json"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
-}
-
-#[test]
 fn restore_into_a_non_empty_database_needs_clean() {
     let src = TestDb::new("clean_src");
     src.execute(
@@ -1050,7 +418,7 @@ fn restore_into_a_non_empty_database_needs_clean() {
          CREATE TABLE public.notes (id integer PRIMARY KEY, person_id bigint REFERENCES public.people, body text);
          INSERT INTO public.notes SELECT i, i, 'note ' || i FROM generate_series(1, 100) i;",
     );
-    let repo = Repo::new();
+    let repo = TestRepo::local();
     let id = id_of(&backup(&src, &repo, &[]));
 
     // The target has its own `people` with other columns and rows.
@@ -1080,48 +448,6 @@ fn restore_into_a_non_empty_database_needs_clean() {
     assert_schemas_identical(&src, &dst);
 }
 
-/// A big table is read as several block ranges by several workers; its parts become the
-/// table's segments, in order, and restore to exactly the same rows.
-#[test]
-fn a_big_table_is_read_in_parts_by_several_workers_and_restores_identically() {
-    let src = TestDb::new("parts_src");
-    src.execute(
-        "CREATE TABLE big (id int PRIMARY KEY, note text);
-         INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g;",
-    );
-    let repo = Repo::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args([
-            "backup",
-            &src.url,
-            "--repo",
-            repo.s(),
-            "--jobs",
-            "3",
-            "--json",
-        ])
-        .env("STRATA_BACKUP_PART_BYTES", "262144")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = id_of(&summary);
-    let shown = json(&["show", &id, "--repo", repo.s(), "--json"]);
-    let big = shown["manifest"]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "public.big")
-        .unwrap()
-        .clone();
-    let segments = big["segments"].as_array().unwrap().len();
-    assert!(segments > 2, "expected several parts, got {segments}");
-    assert_eq!(big["rows"], 20000);
-    let dst = TestDb::new("parts_dst");
-    restore(&id, &repo, &dst.url, &[]);
-    assert_same_content(&src, &dst);
-}
-
 /// Roles the backup's policies name must exist on the target: checked before anything is
 /// written.
 #[test]
@@ -1133,7 +459,7 @@ fn a_missing_role_is_reported_before_anything_is_written() {
          ALTER TABLE doc ENABLE ROW LEVEL SECURITY;
          CREATE POLICY readers ON doc FOR SELECT TO strata_gone_role USING (true);",
     );
-    let repo = Repo::new();
+    let repo = TestRepo::local();
     let id = id_of(&backup(&src, &repo, &[]));
     src.execute("DROP POLICY readers ON doc; DROP ROLE strata_gone_role;");
     let dst = TestDb::new("missing_role_dst");
@@ -1155,7 +481,7 @@ fn owners_and_grants_are_restored_on_request_with_roles_mapped() {
          ALTER TABLE ledger OWNER TO strata_owner_a;
          GRANT SELECT ON ledger TO strata_owner_b;",
     );
-    let repo = Repo::new();
+    let repo = TestRepo::local();
     let id = id_of(&backup(&src, &repo, &["--with-owners"]));
     let owner = |db: &TestDb| {
         db.psql_text("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'ledger'")

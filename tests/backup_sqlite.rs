@@ -13,7 +13,7 @@ use rusqlite::types::ValueRef;
 use strata::backup::{BackupOptions, TableDone};
 use strata::engine::sqlite::Sqlite;
 use strata::engine::{self, DataTable, Engine, InspectOptions};
-use strata::repo::{BackupKind, Repository};
+use strata::repo::BackupKind;
 use strata::target::Target;
 
 // ---------------------------------------------------------------------------------------------
@@ -417,8 +417,7 @@ fn backup_under_concurrent_writes(journal_mode: &str) {
     // Let the writer get going, then back up while it runs.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let repo_dir = new_repo(dir.path());
-    let repo = Repository::open(strata::store::from_location(repo_dir.to_str().unwrap()).unwrap())
-        .unwrap();
+    let repo = support::open_repo(&repo_dir);
     let options = BackupOptions {
         kind: BackupKind::Complete,
         tags: vec![],

@@ -4,17 +4,15 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use support::fixture;
 
-/// Runs strata in `dir` (where discovery starts), with extra environment variables.
+/// Runs strata in `dir` (where discovery starts) in the test environment, with extra (or
+/// overriding) environment variables.
 fn strata_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("STRATA_CONFIG");
+    let mut command = support::strata_command(args);
+    command.current_dir(dir).env_remove("STRATA_CONFIG");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -173,7 +171,8 @@ fn status_reports_drift_backups_and_unreachable_environments() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("strata.toml"),
-        "schema = \"schema.yaml\"\nrepo = \"backups\"\n\
+        "schema = \"schema.yaml\"\n\
+         [repo]\nlocation = \"backups\"\npassword_file = \"passphrase.txt\"\n\
          [env.prod]\nurl = \"${STRATA_TEST_PROD_URL}\"\n\
          [env.gone]\nurl = \"sqlite:missing.db\"\n",
     )
@@ -186,12 +185,20 @@ fn status_reports_drift_backups_and_unreachable_environments() {
     let out = strata_in(dir.path(), &["backup", "prod", "--repo", "backups"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
 
+    // The encrypted repository opens with the passphrase file the project names, even though
+    // STRATA_PASSWORD is wrong.
+    std::fs::write(dir.path().join("passphrase.txt"), support::TEST_PASSPHRASE).unwrap();
+    let status_env = [
+        ("STRATA_TEST_PROD_URL", db.url.as_str()),
+        ("STRATA_PASSWORD", "not the passphrase"),
+    ];
     let report = |expected_code: i32| -> serde_json::Value {
-        let out = strata_in(dir.path(), &["status", "--json"], &env);
+        let out = strata_in(dir.path(), &["status", "--json"], &status_env);
         assert_eq!(out.status.code(), Some(expected_code), "{}", stderr(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let first = report(1); // `gone` is unreachable
+    assert!(first["repository_error"].is_null(), "{first}");
     let envs = first["environments"].as_array().unwrap();
     let gone = envs.iter().find(|e| e["name"] == "gone").unwrap();
     assert_eq!(gone["reachable"], false);
@@ -216,7 +223,7 @@ fn status_reports_drift_backups_and_unreachable_environments() {
     assert_eq!(prod["drift"], true);
     assert_eq!(prod["summary"]["removed"]["index"], 1);
 
-    let out = strata_in(dir.path(), &["status"], &env);
+    let out = strata_in(dir.path(), &["status"], &status_env);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("-1 index"), "{text}");
     assert!(text.contains("unreachable"), "{text}");

@@ -81,8 +81,14 @@ fn dump(db: &Path) -> Vec<String> {
     out
 }
 
-/// A database `app.db` whose table `t` holds `rows` rows, and an empty small-pack repository.
+/// A database `app.db` whose table `t` holds `rows` rows, and an empty small-pack repository
+/// (encrypted, as `strata init` makes it).
 fn app_and_repo(dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
+    app_and_repo_in(dir, rows, true)
+}
+
+/// [`app_and_repo`], encrypted (format 2) or not (format 1).
+fn app_and_repo_in(dir: &Path, rows: u64, encrypted: bool) -> (PathBuf, PathBuf) {
     let db = dir.join("app.db");
     write_db(
         &db,
@@ -92,19 +98,28 @@ fn app_and_repo(dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
         rows,
         1,
     );
-    (db, small_pack_repo(dir))
+    (db, small_pack_repo_in(dir, encrypted))
 }
 
 fn store_at(dir: &Path) -> Arc<dyn Store> {
     Arc::new(LocalStore::new(dir))
 }
 
-/// A repository with small packs (64 KiB), so that backups span many packs.
+/// An encrypted repository with small packs (64 KiB), so that backups span many packs.
 fn small_pack_repo(dir: &Path) -> PathBuf {
+    small_pack_repo_in(dir, true)
+}
+
+/// [`small_pack_repo`], encrypted (format 2) or not (format 1).
+fn small_pack_repo_in(dir: &Path, encrypted: bool) -> PathBuf {
     let repo = dir.join("repo");
     let mut config = Config::new();
     config.pack_size = 1 << 16;
-    Repository::init_with(store_at(&repo), config).unwrap();
+    if encrypted {
+        support::init_repo_with(&repo, config);
+    } else {
+        Repository::init_with(store_at(&repo), config).unwrap();
+    }
     repo
 }
 
@@ -382,10 +397,12 @@ fn after_a_prune_every_kept_backup_verifies_and_restores_row_for_row() {
 
 /// Blob id → stored length, from every pack's trailer.
 fn stored_lengths(repo: &Path) -> HashMap<BlobId, u64> {
-    let store = store_at(repo);
+    let library = support::open_repo(repo);
+    let store = library.store();
     let mut lengths = HashMap::new();
     for object in store.list("packs/").unwrap() {
-        let Ok(entries) = strata::repo::index::read_trailer(store.as_ref(), &object.name) else {
+        let Ok(entries) = strata::repo::index::read_trailer(store, library.crypto(), &object.name)
+        else {
             panic!("trailer of {}", object.name);
         };
         for entry in entries {
@@ -437,7 +454,7 @@ fn the_repository_shrinks_by_exactly_the_pruned_backups_unique_data() {
     );
     let last = backup(&db, &repo, &["keep"]);
 
-    let library = Repository::open(store_at(&repo)).unwrap();
+    let library = support::open_repo(&repo);
     let kept: HashSet<BlobId> = chunks_of(&library, &first)
         .union(&chunks_of(&library, &last))
         .copied()
@@ -460,7 +477,9 @@ fn the_repository_shrinks_by_exactly_the_pruned_backups_unique_data() {
     assert_eq!(count("unused_bytes_left"), 0, "{report}");
     assert!(count("packs_repacked") >= 1, "{report}");
     // Each removed blob takes its stored bytes and its 46-byte trailer entry with it; each
-    // pack deleted or repacked away takes a 52-byte header and footer, each new pack adds one.
+    // pack deleted or repacked away takes the 52 bytes of an empty pack (in this encrypted
+    // repository: the sealed trailer's nonce, tag, magic and version, and the 4-byte tail),
+    // each new pack adds them.
     let packs_gone =
         (count("packs_deleted") + count("packs_repacked")) as i64 - count("packs_written") as i64;
     let expected = (unique_bytes + 46 * unique.len() as u64) as i64 + 52 * packs_gone;
@@ -548,7 +567,7 @@ fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
     let once = AtomicBool::new(false);
     let outcome = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
-            let handle = Repository::open(store_at(&repo)).unwrap();
+            let handle = support::open_repo(&repo);
             let hook = |_: &TableDone| {
                 if !once.swap(true, Ordering::SeqCst) {
                     paused.wait();
@@ -565,7 +584,7 @@ fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
         let stored = pack_files(&repo).len() > packs_before;
 
         let cli = run(&["prune", "--repo", path(&repo), "--keep-last", "1"]);
-        let other = Repository::open(store_at(&repo)).unwrap();
+        let other = support::open_repo(&repo);
         let library = other.prune(&[], false);
         // Let the backup finish before judging, so that a failure cannot hang the test.
         resume.wait();
@@ -593,7 +612,7 @@ fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
 fn a_backup_fails_clearly_while_prune_holds_the_lock() {
     let dir = tempfile::tempdir().unwrap();
     let (db, repo) = app_and_repo(dir.path(), 100);
-    let handle = Repository::open(store_at(&repo)).unwrap();
+    let handle = support::open_repo(&repo);
     let lock = handle.lock_exclusive("prune").unwrap();
     let target = format!("sqlite:{}", db.display());
     let (code, _, stderr) = run(&["backup", &target, "--repo", path(&repo)]);
@@ -630,7 +649,7 @@ fn a_backup_after_a_prune_never_reuses_pruned_data() {
         8000,
         2,
     );
-    let handle = Repository::open(store_at(&repo)).unwrap();
+    let handle = support::open_repo(&repo);
     let no_progress = |_: &TableDone| {};
     library_backup(&one, &handle, &no_progress);
     library_backup(&two, &handle, &no_progress);
@@ -671,7 +690,7 @@ fn backups_and_prunes_interleaved_leave_every_listed_backup_restorable() {
     };
     let states = std::thread::scope(|scope| {
         scope.spawn(|| {
-            let handle = Repository::open(store_at(&repo)).unwrap();
+            let handle = support::open_repo(&repo);
             let policy = strata::retention::Policy {
                 last: Some(strata::retention::KeepCount::Count(2)),
                 ..Default::default()
@@ -700,7 +719,7 @@ fn backups_and_prunes_interleaved_leave_every_listed_backup_restorable() {
                 std::thread::sleep(std::time::Duration::from_millis(30));
             }
         });
-        let handle = Repository::open(store_at(&repo)).unwrap();
+        let handle = support::open_repo(&repo);
         let mut states = HashMap::new();
         for round in 0..6u64 {
             write_db(
@@ -743,9 +762,10 @@ fn backups_and_prunes_interleaved_leave_every_listed_backup_restorable() {
 // ---------------------------------------------------------------------------------------------
 // Check and repair
 
-/// A repository with two backups spread over several packs, and the newest backup's id.
-fn checked_setup(dir: &Path) -> (PathBuf, PathBuf, String) {
-    let (db, repo) = app_and_repo(dir, 12000);
+/// A repository (encrypted or not) with two backups spread over several packs, and the newest
+/// backup's id.
+fn checked_setup(dir: &Path, encrypted: bool) -> (PathBuf, PathBuf, String) {
+    let (db, repo) = app_and_repo_in(dir, 12000, encrypted);
     backup(&db, &repo, &[]);
     write_db(&db, "", "t", 12000, 6000, 2);
     let id = backup(&db, &repo, &[]);
@@ -763,7 +783,7 @@ fn index_files(repo: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_lost_index_is_rebuilt_from_the_packs() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, repo, id) = checked_setup(dir.path());
+    let (db, repo, id) = checked_setup(dir.path(), true);
     std::fs::remove_dir_all(repo.join("index")).unwrap();
 
     // Still readable (packs are recovered from their trailers), and check says what to do.
@@ -788,7 +808,7 @@ fn a_lost_index_is_rebuilt_from_the_packs() {
 #[test]
 fn a_damaged_index_file_is_named_and_repaired() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, repo, id) = checked_setup(dir.path());
+    let (db, repo, id) = checked_setup(dir.path(), true);
     let victim = index_files(&repo).pop().unwrap();
     let name = format!("index/{}", victim.file_name().unwrap().to_str().unwrap());
     std::fs::write(&victim, b"SIDX garbage").unwrap();
@@ -810,9 +830,15 @@ fn a_damaged_index_file_is_named_and_repaired() {
 }
 
 #[test]
-fn check_names_a_corrupted_truncated_or_missing_pack() {
+fn check_names_a_corrupted_truncated_or_missing_pack_in_either_format() {
+    for encrypted in [false, true] {
+        check_names_a_corrupted_truncated_or_missing_pack(encrypted);
+    }
+}
+
+fn check_names_a_corrupted_truncated_or_missing_pack(encrypted: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (_, repo, _) = checked_setup(dir.path());
+    let (_, repo, _) = checked_setup(dir.path(), encrypted);
     let packs = pack_files(&repo);
     assert!(packs.len() >= 4, "{} packs", packs.len());
     let pack_id = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
@@ -852,13 +878,16 @@ fn check_names_a_corrupted_truncated_or_missing_pack() {
 
     // A byte slipped in between the blobs and the trailer: the trailer still reads, but the
     // pack is one byte longer than its blobs and trailer.
-    let store = store_at(&repo);
+    let library = support::open_repo(&repo);
     let name = format!("packs/{}/{}", &pack_id(&packs[3])[..2], pack_id(&packs[3]));
-    let blobs = strata::repo::index::read_trailer(store.as_ref(), &name)
+    let blobs_end = strata::repo::index::read_trailer(library.store(), library.crypto(), &name)
         .unwrap()
-        .len();
+        .iter()
+        .map(|e| (e.offset + e.length) as usize)
+        .max()
+        .unwrap();
     let mut bytes = std::fs::read(&packs[3]).unwrap();
-    bytes.insert(bytes.len() - 44 - 46 * blobs, b'\n');
+    bytes.insert(blobs_end, b'\n');
     std::fs::write(&packs[3], &bytes).unwrap();
     let report = run_json(&["check", "--repo", path(&repo)], 1);
     let about = problems_about(&report, &pack_id(&packs[3]));
@@ -884,10 +913,17 @@ fn check_names_a_corrupted_truncated_or_missing_pack() {
 }
 
 #[test]
-fn check_reports_an_index_entry_that_disagrees_with_its_pack() {
+fn check_reports_an_index_entry_that_disagrees_with_its_pack_in_either_format() {
+    for encrypted in [false, true] {
+        check_reports_an_index_entry_that_disagrees_with_its_pack(encrypted);
+    }
+}
+
+fn check_reports_an_index_entry_that_disagrees_with_its_pack(encrypted: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (_, repo, _) = checked_setup(dir.path());
-    let store = store_at(&repo);
+    let (_, repo, _) = checked_setup(dir.path(), encrypted);
+    let library = support::open_repo(&repo);
+    let store = library.store();
     let pack = pack_files(&repo).remove(0);
     let name = format!(
         "packs/{}/{}",
@@ -899,11 +935,13 @@ fn check_reports_an_index_entry_that_disagrees_with_its_pack() {
             .unwrap(),
         pack.file_name().unwrap().to_str().unwrap()
     );
-    let mut entries = strata::repo::index::read_trailer(store.as_ref(), &name).unwrap();
+    let mut entries = strata::repo::index::read_trailer(store, library.crypto(), &name).unwrap();
     entries[0].offset += 1;
     let pack_id: strata::repo::PackId =
         pack.file_name().unwrap().to_str().unwrap().parse().unwrap();
-    let bytes = strata::repo::index::encode_index_file(&[(pack_id, entries.clone())]);
+    let bytes =
+        strata::repo::index::seal_index_file(library.crypto(), &[(pack_id, entries.clone())])
+            .unwrap();
     let index_name = format!("index/{}", strata::repo::Id::of_object(&bytes));
     store.put(&index_name, &bytes).unwrap();
 

@@ -13,8 +13,8 @@ use std::time::Instant;
 use strata::repo::chunker::Chunker;
 use strata::repo::config::ChunkerParams;
 use strata::repo::{
-    Backup, BackupKind, CheckOptions, Config, Manifest, ProblemKind, RepoError, Repository, Source,
-    StreamSummary, TableEntry,
+    Backup, BackupKind, CheckOptions, Config, KdfParams, Manifest, Passphrase, ProblemKind,
+    RepoError, Repository, Source, StreamSummary, TableEntry,
 };
 use strata::schema::{EngineKind, Schema};
 use strata::store::{LocalStore, Store};
@@ -58,6 +58,23 @@ fn rows(first: u64, count: u64, seed: u64) -> Vec<u8> {
 
 fn new_repo(dir: &Path) -> Repository {
     Repository::init(store_at(dir)).unwrap()
+}
+
+const PASSPHRASE: &str = "repository test passphrase";
+
+fn passphrase() -> Passphrase {
+    Passphrase::new(PASSPHRASE.to_string())
+}
+
+/// An encrypted repository (trivial KDF parameters: tests only).
+fn init_encrypted(dir: &Path, config: Config) -> Repository {
+    let kdf = KdfParams::insecure_for_tests().unwrap();
+    Repository::init_encrypted(store_at(dir), config, &passphrase(), kdf).unwrap()
+}
+
+/// Opens a repository, encrypted or not.
+fn open_any(dir: &Path) -> Repository {
+    Repository::open_with(store_at(dir), || Ok(passphrase())).unwrap()
 }
 
 fn store_at(dir: &Path) -> Arc<dyn Store> {
@@ -213,6 +230,48 @@ fn the_same_stream_twice_stores_nothing_new() {
 }
 
 #[test]
+fn an_encrypted_repository_reads_back_deduplicates_and_opens_only_with_its_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = init_encrypted(dir.path(), Config::new());
+    let data = rows(0, 100_000, 10);
+    let (first, summaries) = backup(&repo, &[("public.t", &data)]);
+    // Blob ids are keyed: they are not the plain hash of the chunk.
+    let chunk = repo.read_blob(&summaries[0].chunks[0]).unwrap();
+    assert_ne!(summaries[0].chunks[0].0, *blake3::hash(&chunk).as_bytes());
+    let (second, summaries) = backup(&repo, &[("public.t", &data)]);
+    assert_eq!(summaries[0].new_bytes, 0);
+    assert_eq!(second.manifest.stats.stored_bytes, 0);
+
+    let wrong = Repository::open_with(store_at(dir.path()), || {
+        Ok(Passphrase::new("wrong".to_string()))
+    });
+    assert!(matches!(
+        wrong,
+        Err(RepoError::WrongPassphrase { keys: 1, .. })
+    ));
+    assert!(matches!(
+        Repository::open(store_at(dir.path())),
+        Err(RepoError::PassphraseNeeded { .. })
+    ));
+    let repo = open_any(dir.path());
+    assert_eq!(repo.config().chunker, {
+        let mut chunker = Config::new().chunker;
+        chunker.seed = repo.config().chunker.seed;
+        chunker
+    });
+    assert_ne!(repo.config().chunker.seed, 0, "a secret random seed");
+    let loaded = repo.load_backup_id(&first.id).unwrap();
+    assert_eq!(read_table(&repo, &loaded, "public.t"), data);
+    let report = repo
+        .check(&CheckOptions {
+            read_data: true,
+            backups: None,
+        })
+        .unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
 fn appending_five_percent_rows_stores_under_ten_percent() {
     let dir = tempfile::tempdir().unwrap();
     let repo = new_repo(dir.path());
@@ -309,17 +368,26 @@ fn a_dropped_writer_leaves_no_backup_but_indexes_its_packs() {
 // ---------------------------------------------------------------- damage
 
 fn damaged_setup() -> (tempfile::TempDir, Backup) {
+    damaged_setup_in(false)
+}
+
+/// A repository with two tables in 1 MiB packs, encrypted or not.
+fn damaged_setup_in(encrypted: bool) -> (tempfile::TempDir, Backup) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new();
     config.pack_size = 1 << 20;
-    let repo = Repository::init_with(store_at(dir.path()), config).unwrap();
+    let repo = if encrypted {
+        init_encrypted(dir.path(), config)
+    } else {
+        Repository::init_with(store_at(dir.path()), config).unwrap()
+    };
     let data = rows(0, 60_000, 9);
     let (saved, _) = backup(&repo, &[("public.t", &data), ("public.u", b"1\tx\n")]);
     (dir, saved)
 }
 
 fn read_data_check(dir: &Path) -> strata::repo::CheckReport {
-    let repo = Repository::open(store_at(dir)).unwrap();
+    let repo = open_any(dir);
     repo.check(&CheckOptions {
         read_data: true,
         backups: None,
@@ -370,7 +438,16 @@ fn a_flipped_byte_in_a_blob_is_reported_with_backup_table_and_blob() {
 
 #[test]
 fn any_flipped_byte_in_a_pack_names_the_backup_and_table() {
-    let (dir, saved) = damaged_setup();
+    flips_anywhere_in_packs_are_named(false);
+}
+
+#[test]
+fn any_flipped_byte_in_an_encrypted_pack_names_the_backup_and_table() {
+    flips_anywhere_in_packs_are_named(true);
+}
+
+fn flips_anywhere_in_packs_are_named(encrypted: bool) {
+    let (dir, saved) = damaged_setup_in(encrypted);
     let packs = pack_files(dir.path());
     let original: Vec<Vec<u8>> = packs.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let mut state = 12345u64;
@@ -563,53 +640,61 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// Backs `data` up twice, reads it back and checks it, printing MB/s and MB per CPU-second.
+fn measure_repository(label: &str, repo: &Repository, data: &[u8]) -> Backup {
+    let mb = data.len() as f64 / 1e6;
+    let timed = |what: &str, run: &mut dyn FnMut()| {
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        run();
+        let secs = start.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu;
+        println!(
+            "{label}, {what}: {mb:.0} MB in {secs:.2} s = {:.0} MB/s ({cpu:.2} CPU-s, {:.0} MB per CPU-s)",
+            mb / secs,
+            mb / cpu
+        );
+    };
+    let mut first = None;
+    timed("first backup (all new)", &mut || {
+        first = Some(backup(repo, &[("public.big", data)]).0)
+    });
+    let first = first.unwrap();
+    timed("second backup (all known)", &mut || {
+        let (_, summaries) = backup(repo, &[("public.big", data)]);
+        assert_eq!(summaries[0].new_bytes, 0);
+    });
+    timed("read back", &mut || {
+        let table = first.manifest.table("public.big").unwrap();
+        let mut reader = repo.read_stream(&first, table).unwrap();
+        let read = std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        assert_eq!(read as usize, data.len());
+    });
+    timed("check --read-data", &mut || {
+        let options = CheckOptions {
+            read_data: true,
+            backups: None,
+        };
+        assert!(repo.check(&options).unwrap().is_ok());
+    });
+    println!(
+        "{label}: {:.1} MB stored for {mb:.0} MB ({:.1}x)",
+        first.manifest.stats.stored_bytes as f64 / 1e6,
+        data.len() as f64 / first.manifest.stats.stored_bytes as f64
+    );
+    first
+}
+
 /// Writer and reader throughput (MB/s of input) and the chunk size distribution.
 /// Run with `cargo test --release --test repo -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn measure_throughput_and_chunk_sizes() {
     let data = rows(0, 4_500_000, 42);
-    let mb = data.len() as f64 / 1e6;
-    let dir = tempfile::tempdir().unwrap();
-    let repo = new_repo(dir.path());
-
-    let timed = |label: &str, data: &[u8]| {
-        let (start, cpu) = (Instant::now(), cpu_seconds());
-        let (saved, summaries) = backup(&repo, &[("public.big", data)]);
-        let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu;
-        println!(
-            "{label}: {mb:.0} MB in {secs:.2} s = {:.0} MB/s ({cpu:.2} CPU-s, {:.0} MB per CPU-s); new {:.1} MB, stored {:.1} MB",
-            mb / secs,
-            mb / cpu,
-            summaries[0].new_bytes as f64 / 1e6,
-            saved.manifest.stats.stored_bytes as f64 / 1e6
-        );
-        saved
-    };
-    let first = timed("first backup (all new)", &data);
-    timed("second backup (all known)", &data);
-
-    let start = Instant::now();
-    let table = first.manifest.table("public.big").unwrap();
-    let mut reader = repo.read_stream(&first, table).unwrap();
-    let read = std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(read as usize, data.len());
-    println!("read back: {:.0} MB/s", mb / secs);
-
-    let start = Instant::now();
-    let report = repo
-        .check(&CheckOptions {
-            read_data: true,
-            backups: None,
-        })
-        .unwrap();
-    assert!(report.is_ok());
-    println!(
-        "check --read-data: {:.0} MB/s of table data",
-        mb / start.elapsed().as_secs_f64()
-    );
+    let plain_dir = tempfile::tempdir().unwrap();
+    measure_repository("unencrypted", &new_repo(plain_dir.path()), &data);
+    let sealed_dir = tempfile::tempdir().unwrap();
+    let repo = init_encrypted(sealed_dir.path(), Config::new());
+    measure_repository("encrypted", &repo, &data);
 
     let mut sizes = Vec::new();
     let mut chunker = Chunker::new(&ChunkerParams::default());
@@ -630,10 +715,5 @@ fn measure_throughput_and_chunk_sizes() {
         pct(50),
         pct(90),
         sizes[sizes.len() - 1] / 1024
-    );
-    println!(
-        "compression: {:.1} MB stored for {mb:.0} MB ({:.1}x)",
-        first.manifest.stats.stored_bytes as f64 / 1e6,
-        data.len() as f64 / first.manifest.stats.stored_bytes as f64
     );
 }

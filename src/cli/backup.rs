@@ -8,7 +8,7 @@ use clap::Args;
 use crate::backup::{self, BackupOptions, TableDone};
 use crate::engine::InspectOptions;
 use crate::error::Result;
-use crate::repo::{BackupKind, Repository};
+use crate::repo::BackupKind;
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -17,6 +17,8 @@ pub struct BackupArgs {
     /// The repository (created with `strata init`).
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Only the schema.
     #[arg(long, conflicts_with = "data_only")]
     pub schema_only: bool,
@@ -48,7 +50,7 @@ pub struct BackupArgs {
 
 pub fn run(args: BackupArgs) -> Result<ExitCode> {
     let target = super::context::database(&args.database)?;
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let kind = if args.schema_only {
         BackupKind::SchemaOnly
     } else if args.data_only {

@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::error::Result;
-use crate::repo::{CheckReport, Repository};
+use crate::repo::CheckReport;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The repository.
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Also read every pack whole and hash every blob, and read back every backup's tables.
     #[arg(long)]
     pub read_data: bool,
@@ -23,7 +25,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let report = repo.check_repository(args.read_data)?;
     print_report(&report, args.read_data, args.json, true);
     if !args.json && !report.unindexed_packs.is_empty() {

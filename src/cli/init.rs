@@ -1,32 +1,64 @@
-//! `strata init REPO`: create an empty backup repository.
+//! `strata init REPO`: create an empty backup repository, encrypted unless told otherwise.
 
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::password::{kdf_for_new_keys, PasswordArgs};
 use crate::error::Result;
-use crate::repo::Repository;
+use crate::repo::{Config, RepoError, Repository};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where the repository lives: a local directory (created if missing; must be empty).
+    /// Where the repository lives: a local directory (created if missing; must be empty) or
+    /// s3://BUCKET/PREFIX (the bucket must exist; credentials, region and endpoint from the
+    /// AWS_* variables, see the README).
     pub repo: String,
-    /// Print the result as JSON: {"repository": "...", "id": "..."}.
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Store everything unencrypted (still checksummed): anyone who can read the repository
+    /// can read the data. Encryption is on by default.
+    #[arg(long)]
+    pub insecure_no_encryption: bool,
+    /// Print the result as JSON: {"repository": "...", "id": "...", "encrypted": true|false,
+    /// "key": "..." (encrypted only)}.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let store = crate::store::from_location(&args.repo)?;
-    let repo = Repository::init(store)?;
+    let repo = if args.insecure_no_encryption {
+        Repository::init(store)?
+    } else {
+        let location = store.location();
+        let passphrase =
+            args.password
+                .read_new(&location)
+                .map_err(|reason| RepoError::PassphraseNeeded {
+                    location: location.clone(),
+                    reason,
+                })?;
+        Repository::init_encrypted(store, Config::new(), &passphrase, kdf_for_new_keys()?)?
+    };
+    let encrypted = repo.config().is_encrypted();
     if args.json {
-        let document = serde_json::json!({
+        let mut document = serde_json::json!({
             "repository": repo.location(),
             "id": repo.config().id.to_string(),
+            "encrypted": encrypted,
         });
+        if let Some(key) = repo.key_id() {
+            document["key"] = key.to_string().into();
+        }
         println!("{document}");
+    } else if encrypted {
+        println!(
+            "created encrypted repository {}; keep its passphrase safe: without it the backups cannot be read",
+            repo.location()
+        );
     } else {
-        println!("created repository {}", repo.location());
+        println!("created unencrypted repository {}", repo.location());
     }
     Ok(ExitCode::from(super::exit::OK))
 }

@@ -6,19 +6,20 @@ use clap::Args;
 
 use super::backup::human_bytes;
 use crate::error::Result;
-use crate::repo::Repository;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Print the list as JSON: [{"id", "time", "source", "kind", "tags", "bytes", "new_bytes", "tables", "rows"}].
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: ListArgs) -> Result<ExitCode> {
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let list = repo.list_backups()?;
     for damaged in &list.damaged {
         eprintln!("strata: warning: {damaged}");

@@ -11,7 +11,9 @@ mod diff;
 mod drift;
 mod init;
 mod init_project;
+mod key;
 mod list;
+mod password;
 mod plan_text;
 mod promote;
 mod prune;
@@ -58,11 +60,14 @@ pub enum Command {
     /// Convert a schema to another engine (SQLite ⇄ PostgreSQL), reporting every mapping
     /// that is a choice, a guess or a loss.
     Convert(convert::ConvertArgs),
-    /// Create an empty backup repository.
+    /// Create an empty backup repository (encrypted with a passphrase unless
+    /// --insecure-no-encryption).
     Init(init::InitArgs),
     /// Write a commented starter project file (strata.toml): schema file, repository and
     /// named environments.
     InitProject(init_project::InitProjectArgs),
+    /// Manage the passphrases of an encrypted repository: add, list, remove, passwd.
+    Key(key::KeyArgs),
     /// Back up a database (one consistent snapshot) into a repository.
     Backup(backup::BackupArgs),
     /// List the backups in a repository.
@@ -111,6 +116,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(args) => convert::run(args),
         Command::Init(args) => init::run(args),
         Command::InitProject(args) => init_project::run(args),
+        Command::Key(args) => key::run(args),
         Command::Backup(args) => backup::run(args),
         Command::List(args) => list::run(args),
         Command::Show(args) => show::run(args),

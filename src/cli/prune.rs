@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::backup::human_bytes;
 use crate::error::{Error, Result};
-use crate::repo::{BackupId, PruneReport, Repository, Timestamp};
+use crate::repo::{BackupId, PruneReport, Timestamp};
 use crate::retention::{self, GroupBy, GroupDecision, KeepCount, Policy, TagList, Within};
 
 #[derive(Debug, Args)]
@@ -16,6 +16,8 @@ pub struct PruneArgs {
     /// The repository.
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Keep the N newest backups (`unlimited`: all).
     #[arg(long, value_name = "N")]
     pub keep_last: Option<KeepCount>,
@@ -85,7 +87,7 @@ pub fn run(args: PruneArgs) -> Result<ExitCode> {
                 .to_string(),
         ));
     }
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let list = repo.list_backups()?;
     if let Some(damaged) = list.damaged.first() {
         return Err(Error::Refused(format!(

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::error::Result;
-use crate::repo::Repository;
 
 #[derive(Debug, Args)]
 pub struct RepairArgs {
@@ -25,6 +24,8 @@ pub struct RepairIndexArgs {
     /// The repository.
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Print the result as JSON: {"packs_indexed", "blobs_indexed", "index_files_written", "index_files_deleted", "damaged_packs": [{"pack", "reason"}]}.
     #[arg(long)]
     pub json: bool,
@@ -32,7 +33,7 @@ pub struct RepairIndexArgs {
 
 pub fn run(args: RepairArgs) -> Result<ExitCode> {
     let RepairCommand::Index(args) = args.what;
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let report = repo.repair_index()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));

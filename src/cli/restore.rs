@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::error::Result;
-use crate::repo::Repository;
 use crate::restore::{self, RestoreOptions, TableRestored};
 
 #[derive(Debug, Args)]
@@ -15,6 +14,8 @@ pub struct RestoreArgs {
     pub id: String,
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// The database to restore into (must be empty unless --clean).
     #[arg(long)]
     pub to: String,
@@ -66,7 +67,7 @@ fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
 }
 
 pub fn run(args: RestoreArgs) -> Result<ExitCode> {
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let backup = repo.load_backup(&args.id)?;
     let target = super::context::database(&args.to)?;
     let mut options = RestoreOptions {

@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::backup::human_bytes;
 use crate::error::Result;
-use crate::repo::Repository;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -14,13 +13,15 @@ pub struct ShowArgs {
     pub id: String,
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Print the whole manifest as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: ShowArgs) -> Result<ExitCode> {
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let backup = repo.load_backup(&args.id)?;
     let m = &backup.manifest;
     if args.json {

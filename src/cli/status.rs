@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::error::{Error, Result};
-use crate::repo::Repository;
 use crate::status::{self, human_age, EnvironmentStatus};
+
+use super::password::{open_repository, PasswordArgs};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -28,10 +29,12 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
         )
     })?;
     let repository = project.repo.as_ref().map(|settings| {
-        crate::store::from_location(&settings.location)
-            .map_err(Error::from)
-            .and_then(|store| Repository::open(store).map_err(Error::from))
-            .map_err(|e| e.to_string())
+        // The project's password source; without one, STRATA_PASSWORD or a prompt.
+        let password = PasswordArgs {
+            password_file: settings.password_file.clone(),
+            password_command: settings.password_command.clone(),
+        };
+        open_repository(&settings.location, &password).map_err(|e| e.to_string())
     });
     let report = status::status(
         project,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::error::Result;
-use crate::repo::{CheckOptions, Repository};
+use crate::repo::CheckOptions;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -14,6 +14,8 @@ pub struct VerifyArgs {
     pub id: Option<String>,
     #[arg(long)]
     pub repo: String,
+    #[command(flatten)]
+    pub password: super::password::PasswordArgs,
     /// Also read, decompress and hash every chunk, and check each table's content hash.
     #[arg(long)]
     pub read_data: bool,
@@ -23,7 +25,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    let repo = Repository::open(crate::store::from_location(&args.repo)?)?;
+    let repo = super::password::open_repository(&args.repo, &args.password)?;
     let backups = match &args.id {
         Some(prefix) => Some(vec![repo.resolve_backup(prefix)?]),
         None => None,

@@ -24,7 +24,7 @@ use super::id::{BackupId, BlobId, Id, PackId};
 use super::index::Index;
 use super::layout;
 use super::manifest::{Backup, Segment, TableEntry};
-use super::pack::{decode_blob, decode_pack, FOOTER_LEN};
+use super::pack::{decode_blob, decode_pack, tail_len};
 use super::reader::load_blob;
 use super::Repository;
 
@@ -51,7 +51,7 @@ pub(crate) enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProblemKind {
-    /// An index file or a pack trailer met while loading the index is damaged.
+    /// An index file, a pack trailer met while loading the index, or a key file is damaged.
     DamagedObject,
     /// A manifest cannot be read.
     DamagedBackup,
@@ -185,6 +185,7 @@ pub(crate) fn run(
         every_blob: false,
     };
     checker.load_index_problems();
+    checker.check_key_files()?;
     checker.list_packs()?;
     if scope == Scope::Repository && options.backups.is_none() {
         checker.check_packs_and_index()?;
@@ -230,6 +231,17 @@ impl Checker<'_> {
         }
     }
 
+    /// Every key file of an encrypted repository must still be readable.
+    fn check_key_files(&mut self) -> RepoResult<()> {
+        for (name, reason) in super::key::damaged_key_files(self.repo.store())? {
+            self.problem(Problem {
+                object: Some(name),
+                ..Problem::new(ProblemKind::DamagedObject, reason)
+            });
+        }
+        Ok(())
+    }
+
     fn list_packs(&mut self) -> RepoResult<()> {
         for object in self.repo.store().list(layout::PACKS)? {
             if let Some(id) = layout::id_of(&object.name) {
@@ -263,6 +275,7 @@ impl Checker<'_> {
         let index = Arc::clone(&self.index);
         let index = index.read().unwrap_or_else(|p| p.into_inner());
         let mut reported: HashSet<(String, Option<PackId>, BlobId)> = HashSet::new();
+        let tail = tail_len(self.repo.crypto());
         for table in &backup.manifest.tables {
             self.check_totals(backup, table);
             for blob in table.segments.iter().flat_map(|s| &s.chunks) {
@@ -271,7 +284,7 @@ impl Checker<'_> {
                     None => Some((ProblemKind::MissingBlob, None, "not in the index")),
                     Some(loc) => match self.packs.get(&loc.pack) {
                         None => Some((ProblemKind::MissingPack, Some(loc.pack), "pack is missing")),
-                        Some(size) if entry_end(&loc.entry) + FOOTER_LEN as u64 > *size => Some((
+                        Some(size) if entry_end(&loc.entry) + tail as u64 > *size => Some((
                             ProblemKind::DamagedPack,
                             Some(loc.pack),
                             "pack is shorter than the index says (truncated)",
@@ -371,14 +384,16 @@ impl Checker<'_> {
     /// The blobs of a whole pack that do not decode to their id and how many blobs it has, or
     /// why the pack's trailer cannot be read.
     fn damaged_blobs(&self, bytes: &[u8]) -> Result<(Vec<BlobId>, usize), String> {
-        let entries = decode_pack(bytes)?;
+        let crypto = self.repo.crypto();
+        let entries = decode_pack(bytes, crypto)?;
         let hasher = self.repo.id_hasher();
         let bad = entries
             .iter()
             .filter(|entry| {
                 let start = entry.offset as usize;
                 let stored = &bytes[start..start + entry.length as usize];
-                !decode_blob(entry, stored).is_ok_and(|plain| hasher.blob_id(&plain) == entry.id)
+                !decode_blob(entry, stored, crypto)
+                    .is_ok_and(|plain| hasher.blob_id(&plain) == entry.id)
             })
             .map(|entry| entry.id)
             .collect();
@@ -416,13 +431,14 @@ impl Checker<'_> {
         let index = Arc::clone(&self.index);
         let store = self.repo.store();
         let hasher = self.repo.id_hasher();
+        let crypto = self.repo.crypto();
         let mut faults = Vec::new();
         let mut content = blake3::Hasher::new();
         let mut bytes = 0u64;
         let mut intact = true;
         let mut noted_packs = HashSet::new();
         for blob in &segment.chunks {
-            match load_blob(store, &index, hasher, blob) {
+            match load_blob(store, &index, hasher, crypto, blob) {
                 Ok(plain) => {
                     self.report.bytes_read += plain.len() as u64;
                     bytes += plain.len() as u64;

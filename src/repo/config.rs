@@ -2,16 +2,27 @@
 //! share (chunker, compression, pack size, blob id scheme, encryption). Written once by `init`;
 //! decoding checks the version before anything else so that a newer repository gets an
 //! "upgrade strata" message rather than a confusing parse error.
+//!
+//! An unencrypted repository's config is format 1, all in clear. An encrypted repository's is
+//! format 2 ([`StoredConfig::Sealed`]): only the format, the id and the encryption scheme are in
+//! clear — what it takes to unlock — and the parameters are sealed with the master key.
 
+use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::crypto::{Crypto, MasterKey, ObjectKind};
 use super::error::{RepoError, RepoResult};
 use super::id::{Id, IdHasher};
 use super::time::Timestamp;
 
-/// The repository format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest repository format this build reads; it writes format 1 for unencrypted
+/// repositories and format 2 for encrypted ones.
+pub const FORMAT_VERSION: u32 = 2;
+/// The format of unencrypted repositories (everything in clear).
+pub const PLAIN_FORMAT: u32 = 1;
+/// The format of encrypted repositories (sealed objects, key files).
+pub const ENCRYPTED_FORMAT: u32 = 2;
 
 /// Name of the config object.
 pub const CONFIG_NAME: &str = "config";
@@ -39,6 +50,9 @@ pub struct Config {
 pub enum BlobIdScheme {
     #[serde(rename = "blake3")]
     Blake3,
+    /// BLAKE3 keyed with the master key's id key: names reveal nothing about content.
+    #[serde(rename = "blake3-keyed")]
+    Blake3Keyed,
 }
 
 /// Content-defined chunking parameters; see docs/FORMAT.md, "Chunks".
@@ -100,12 +114,14 @@ impl Default for Compression {
     }
 }
 
-/// Encryption of stored objects. Format 1 knows only `"none"`; issue 6 adds the encrypted
-/// variants (algorithm, KDF parameters, wrapped keys) under this key.
+/// Encryption of stored objects: `"none"` in format 1, the AEAD in format 2 (its keys are in
+/// the key files, see [`super::key`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Encryption {
+    #[serde(rename = "none")]
     None,
+    #[serde(rename = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
 }
 
 /// Default target size of a pack file.
@@ -115,7 +131,7 @@ impl Config {
     /// A new repository's config with the default parameters.
     pub fn new() -> Config {
         Config {
-            format: FORMAT_VERSION,
+            format: PLAIN_FORMAT,
             id: Id::random(),
             created: Timestamp::now(),
             blob_id: BlobIdScheme::Blake3,
@@ -126,32 +142,77 @@ impl Config {
         }
     }
 
-    /// The hasher for blob ids this config prescribes.
-    pub fn id_hasher(&self) -> IdHasher {
-        match self.blob_id {
-            BlobIdScheme::Blake3 => IdHasher::Blake3,
+    /// The same parameters for an encrypted repository: format 2, keyed blob ids, and a secret
+    /// random chunker seed so that chunk sizes do not fingerprint content either.
+    pub fn encrypted(mut self) -> RepoResult<Config> {
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| {
+            RepoError::Invalid(format!("no random seed from the operating system: {e}"))
+        })?;
+        self.format = ENCRYPTED_FORMAT;
+        self.blob_id = BlobIdScheme::Blake3Keyed;
+        self.encryption = Encryption::XChaCha20Poly1305;
+        self.chunker.seed = u64::from_le_bytes(seed);
+        Ok(self)
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.encryption != Encryption::None
+    }
+
+    /// The hasher for blob ids this config prescribes; keyed ids take the id key from `crypto`.
+    pub fn id_hasher(&self, crypto: &Crypto) -> Result<IdHasher, String> {
+        match (self.blob_id, crypto) {
+            (BlobIdScheme::Blake3, _) => Ok(IdHasher::Blake3),
+            (BlobIdScheme::Blake3Keyed, Crypto::Keyed(key)) => {
+                Ok(IdHasher::Blake3Keyed(key.id_key()))
+            }
+            (BlobIdScheme::Blake3Keyed, Crypto::None) => {
+                Err("keyed blob ids need the repository's key".to_string())
+            }
         }
     }
 
+    /// The stored form of an unencrypted repository's config (format 1).
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         bytes.push(b'\n');
         bytes
     }
 
-    /// Decodes and validates a stored config. `location` names the repository in errors.
-    pub fn decode(bytes: &[u8], location: &str) -> RepoResult<Config> {
-        let damaged = |reason: String| RepoError::DamagedConfig {
-            location: location.to_string(),
-            reason,
+    /// The stored form of an encrypted repository's config (format 2): parameters sealed.
+    pub fn encode_sealed(&self, key: &MasterKey) -> RepoResult<Vec<u8>> {
+        let parameters = serde_json::to_vec(&Parameters {
+            created: self.created,
+            blob_id: self.blob_id,
+            chunker: self.chunker,
+            compression: self.compression,
+            pack_size: self.pack_size,
+        })
+        .unwrap_or_default();
+        let sealed = key
+            .seal(ObjectKind::Parameters, &self.id.0, &parameters)
+            .map_err(|e| RepoError::Invalid(e.to_string()))?;
+        let stored = SealedConfig {
+            format: ENCRYPTED_FORMAT,
+            id: self.id,
+            encryption: self.encryption,
+            parameters: Base64::encode_string(&sealed),
         };
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| damaged(format!("not JSON: {e}")))?;
-        check_version(&value, location)?;
-        check_known_schemes(&value, location)?;
-        let config: Config = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
-        config.validate().map_err(damaged)?;
-        Ok(config)
+        let mut bytes = serde_json::to_vec_pretty(&stored).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Decodes and validates an unencrypted repository's config. `location` names the
+    /// repository in errors.
+    pub fn decode(bytes: &[u8], location: &str) -> RepoResult<Config> {
+        match StoredConfig::decode(bytes, location)? {
+            StoredConfig::Plain(config) => Ok(config),
+            StoredConfig::Sealed { .. } => Err(RepoError::Invalid(format!(
+                "{location}: the repository is encrypted; its config needs the key"
+            ))),
+        }
     }
 
     /// Checks the parameters are within the bounds the chunker and the pack format accept.
@@ -170,6 +231,124 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// A config as stored: readable as is, or with sealed parameters that need the master key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredConfig {
+    Plain(Config),
+    Sealed {
+        id: Id,
+        encryption: Encryption,
+        /// `nonce | ciphertext | tag` of the parameters.
+        parameters: Vec<u8>,
+    },
+}
+
+/// What an encrypted repository's `config` holds in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedConfig {
+    format: u32,
+    id: Id,
+    encryption: Encryption,
+    /// The sealed [`Parameters`], base64.
+    parameters: String,
+}
+
+/// The parameters an encrypted repository keeps sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Parameters {
+    created: Timestamp,
+    blob_id: BlobIdScheme,
+    chunker: ChunkerParams,
+    compression: Compression,
+    pack_size: u32,
+}
+
+impl StoredConfig {
+    /// Decodes a stored config; a format-1 config is validated whole, a format-2 one up to
+    /// its sealed parameters.
+    pub fn decode(bytes: &[u8], location: &str) -> RepoResult<StoredConfig> {
+        let damaged = |reason: String| RepoError::DamagedConfig {
+            location: location.to_string(),
+            reason,
+        };
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| damaged(format!("not JSON: {e}")))?;
+        check_version(&value, location)?;
+        check_known_schemes(&value, location)?;
+        let format = value.get("format").and_then(Value::as_u64);
+        if format == Some(u64::from(ENCRYPTED_FORMAT)) {
+            let stored: SealedConfig =
+                serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+            if stored.encryption == Encryption::None {
+                return Err(damaged("format 2 without encryption".to_string()));
+            }
+            let parameters = Base64::decode_vec(&stored.parameters)
+                .map_err(|_| damaged("sealed parameters are not base64".to_string()))?;
+            return Ok(StoredConfig::Sealed {
+                id: stored.id,
+                encryption: stored.encryption,
+                parameters,
+            });
+        }
+        let config: Config = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        if config.is_encrypted() || config.blob_id != BlobIdScheme::Blake3 {
+            return Err(damaged(
+                "a format 1 config cannot name encryption or keyed ids".to_string(),
+            ));
+        }
+        config.validate().map_err(damaged)?;
+        Ok(StoredConfig::Plain(config))
+    }
+
+    /// The repository id (readable without the key).
+    pub fn id(&self) -> Id {
+        match self {
+            StoredConfig::Plain(config) => config.id,
+            StoredConfig::Sealed { id, .. } => *id,
+        }
+    }
+
+    /// The whole config, opening sealed parameters with `key`.
+    pub fn unseal(self, key: &MasterKey, location: &str) -> RepoResult<Config> {
+        let (id, encryption, sealed) = match self {
+            StoredConfig::Plain(config) => return Ok(config),
+            StoredConfig::Sealed {
+                id,
+                encryption,
+                parameters,
+            } => (id, encryption, parameters),
+        };
+        let damaged = |reason: String| RepoError::DamagedConfig {
+            location: location.to_string(),
+            reason,
+        };
+        let plain = key
+            .open(ObjectKind::Parameters, &id.0, &sealed)
+            .map_err(|e| damaged(format!("sealed parameters: {e}")))?;
+        let p: Parameters = serde_json::from_slice(&plain)
+            .map_err(|e| damaged(format!("sealed parameters: {e}")))?;
+        if p.blob_id != BlobIdScheme::Blake3Keyed {
+            return Err(damaged(
+                "an encrypted repository must use keyed blob ids".to_string(),
+            ));
+        }
+        let config = Config {
+            format: ENCRYPTED_FORMAT,
+            id,
+            created: p.created,
+            blob_id: p.blob_id,
+            chunker: p.chunker,
+            compression: p.compression,
+            pack_size: p.pack_size,
+            encryption,
+        };
+        config.validate().map_err(damaged)?;
+        Ok(config)
     }
 }
 
@@ -229,12 +408,12 @@ fn check_known_schemes(value: &Value, location: &str) -> RepoResult<()> {
         what,
     };
     match value.get("encryption") {
-        Some(Value::String(s)) if s == "none" => {}
+        Some(Value::String(s)) if s == "none" || s == "xchacha20-poly1305" => {}
         None => {}
         Some(other) => return Err(unsupported(format!("encryption {}", scheme_name(other)))),
     }
     match value.get("blob_id") {
-        Some(Value::String(s)) if s == "blake3" => {}
+        Some(Value::String(s)) if s == "blake3" || s == "blake3-keyed" => {}
         None => {}
         Some(other) => return Err(unsupported(format!("blob ids {}", scheme_name(other)))),
     }
@@ -267,10 +446,10 @@ mod tests {
     #[test]
     fn newer_format_asks_to_upgrade() {
         let mut value: Value = serde_json::from_slice(&Config::new().encode()).unwrap();
-        value["format"] = 2.into();
+        value["format"] = 3.into();
         let err = Config::decode(value.to_string().as_bytes(), "repo").unwrap_err();
         assert!(
-            matches!(err, RepoError::NewerFormat { found: 2, .. }),
+            matches!(err, RepoError::NewerFormat { found: 3, .. }),
             "{err}"
         );
         assert!(err.to_string().contains("upgrade strata"));
@@ -279,9 +458,9 @@ mod tests {
     #[test]
     fn unknown_encryption_asks_to_upgrade() {
         let mut value: Value = serde_json::from_slice(&Config::new().encode()).unwrap();
-        value["encryption"] = serde_json::json!({"algorithm": "xchacha20poly1305"});
+        value["encryption"] = serde_json::json!({"algorithm": "aes-512-quantum"});
         let err = Config::decode(value.to_string().as_bytes(), "repo").unwrap_err();
-        assert!(err.to_string().contains("xchacha20poly1305"), "{err}");
+        assert!(err.to_string().contains("aes-512-quantum"), "{err}");
         assert!(err.to_string().contains("upgrade strata"));
     }
 
@@ -296,6 +475,30 @@ mod tests {
             err.to_string().contains("damaged repository config"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_encrypted_config_hides_its_parameters_and_binds_them_to_the_id() {
+        let key = MasterKey::generate().unwrap();
+        let config = Config::new().encrypted().unwrap();
+        let bytes = config.encode_sealed(&key).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains("chunker") && !text.contains("zstd"),
+            "{text}"
+        );
+        let stored = StoredConfig::decode(&bytes, "repo").unwrap();
+        assert_eq!(stored.id(), config.id);
+        assert_eq!(stored.clone().unseal(&key, "repo").unwrap(), config);
+        let other = MasterKey::generate().unwrap();
+        assert!(stored.unseal(&other, "repo").is_err());
+        // Moving the sealed parameters to another repository id fails authentication.
+        let mut value: Value = serde_json::from_slice(&bytes).unwrap();
+        value["id"] = serde_json::json!(Id::random());
+        let moved = StoredConfig::decode(value.to_string().as_bytes(), "repo").unwrap();
+        let err = moved.unseal(&key, "repo").unwrap_err();
+        assert!(err.to_string().contains("authentication failed"), "{err}");
+        assert!(Config::decode(&bytes, "repo").is_err());
     }
 
     proptest! {

@@ -13,6 +13,10 @@ pub enum RepoError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// Sealing an object failed (the operating system gave no randomness).
+    #[error(transparent)]
+    Seal(#[from] super::crypto::SealError),
+
     /// `open` found no `config` object.
     #[error("{location}: not a strata repository (no config); create one with `strata init`")]
     NotARepository { location: String },
@@ -45,6 +49,26 @@ pub enum RepoError {
         name: String,
         reason: String,
     },
+
+    /// The repository is encrypted and no passphrase could be had.
+    #[error("{location}: the repository is encrypted and needs its passphrase: {reason}")]
+    PassphraseNeeded { location: String, reason: String },
+
+    /// The passphrase opens none of the key files.
+    #[error(
+        "{location}: wrong passphrase: it opens none of the repository's {keys} key(s){}",
+        damaged_suffix(damaged)
+    )]
+    WrongPassphrase {
+        location: String,
+        keys: usize,
+        /// Key files that could not be tried, with the reason.
+        damaged: String,
+    },
+
+    /// A key operation on a repository created without encryption.
+    #[error("{location}: the repository is not encrypted (created with --insecure-no-encryption), so it has no keys")]
+    NotEncrypted { location: String },
 
     /// No backup id starts with the given prefix.
     #[error("{location}: no backup {prefix}; `strata list` shows the backups")]
@@ -107,5 +131,13 @@ impl RepoError {
     /// The repository error carried inside an `io::Error` returned by a reader, if any.
     pub fn from_io(error: &std::io::Error) -> Option<&RepoError> {
         error.get_ref().and_then(|e| e.downcast_ref::<RepoError>())
+    }
+}
+
+fn damaged_suffix(damaged: &str) -> String {
+    if damaged.is_empty() {
+        String::new()
+    } else {
+        format!(" (damaged key files: {damaged})")
     }
 }

@@ -1,8 +1,8 @@
 //! Ids of repository objects: 32-byte BLAKE3 hashes, shown as 64 hex digits.
 //!
 //! [`IdHasher`] computes blob ids. It is a value the repository holds (from `config`) rather than
-//! a free function so that encrypted repositories (issue 6) can switch to a keyed hash without
-//! touching the writer, the reader or the checker.
+//! a free function so that encrypted repositories use a keyed hash without the writer, the
+//! reader or the checker knowing.
 
 use std::fmt;
 use std::str::FromStr;
@@ -122,8 +122,9 @@ impl<'de> Deserialize<'de> for Id {
 pub enum IdHasher {
     /// Unkeyed BLAKE3 (`"blob_id": "blake3"`).
     Blake3,
-    /// Keyed BLAKE3 for encrypted repositories; the key never leaves memory.
-    Blake3Keyed([u8; 32]),
+    /// Keyed BLAKE3 for encrypted repositories; the key never leaves memory and is zeroized
+    /// on drop.
+    Blake3Keyed(zeroize::Zeroizing<[u8; 32]>),
 }
 
 impl IdHasher {
@@ -163,7 +164,7 @@ mod tests {
     #[test]
     fn keyed_ids_differ_from_plain_ones() {
         let plain = IdHasher::Blake3.blob_id(b"row\n");
-        let keyed = IdHasher::Blake3Keyed([7; 32]).blob_id(b"row\n");
+        let keyed = IdHasher::Blake3Keyed(zeroize::Zeroizing::new([7; 32])).blob_id(b"row\n");
         assert_ne!(plain, keyed);
         assert_eq!(plain, Id::of_object(b"row\n"));
     }

@@ -3,16 +3,18 @@
 //! Owns the in-memory map, the index file codec, and loading: every index file, plus recovery of
 //! packs that no index file mentions (a writer died between storing a pack and its index) from
 //! their trailers. Loading never fails on damaged objects: it records them as problems for
-//! `check` to report, and the blobs they would have listed are simply unknown.
+//! `check` to report, and the blobs they would have listed are simply unknown. In an encrypted
+//! repository index files and trailers are sealed; [`Crypto`] opens them.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::store::{Store, StoreError};
 
+use super::crypto::{Crypto, ObjectKind, SealError};
 use super::error::RepoResult;
 use super::id::{BlobId, Id, PackId};
 use super::layout;
-use super::pack::{self, Bytes, PackEntry, ENTRY_LEN, FOOTER_LEN};
+use super::pack::{self, Bytes, PackEntry, ENTRY_LEN};
 
 const MAGIC: &[u8; 4] = b"SIDX";
 /// Index file format version written by this build.
@@ -120,14 +122,14 @@ impl Index {
     }
 
     /// Loads every index file, then recovers unindexed packs.
-    pub fn load(store: &dyn Store) -> RepoResult<Index> {
+    pub fn load(store: &dyn Store, crypto: &Crypto) -> RepoResult<Index> {
         let mut index = Index::new();
         for object in store.list(layout::INDEX)? {
-            index.load_file(store, &object.name)?;
+            index.load_file(store, crypto, &object.name)?;
         }
         for object in store.list(layout::PACKS)? {
             match layout::id_of(&object.name) {
-                Some(pack) if !index.has_pack(&pack) => index.recover_pack(store, pack)?,
+                Some(pack) if !index.has_pack(&pack) => index.recover_pack(store, crypto, pack)?,
                 Some(_) => {}
                 None => index.problem(&object.name, "not a pack name".to_string()),
             }
@@ -135,8 +137,8 @@ impl Index {
         Ok(index)
     }
 
-    fn load_file(&mut self, store: &dyn Store, name: &str) -> RepoResult<()> {
-        match read_index_file(store, name)? {
+    fn load_file(&mut self, store: &dyn Store, crypto: &Crypto, name: &str) -> RepoResult<()> {
+        match read_index_file(store, crypto, name)? {
             Ok(listings) => {
                 for (pack, entries) in &listings {
                     self.add_pack(*pack, entries);
@@ -147,9 +149,9 @@ impl Index {
         Ok(())
     }
 
-    fn recover_pack(&mut self, store: &dyn Store, pack: PackId) -> RepoResult<()> {
+    fn recover_pack(&mut self, store: &dyn Store, crypto: &Crypto, pack: PackId) -> RepoResult<()> {
         let name = layout::pack_name(&pack);
-        match read_trailer(store, &name) {
+        match read_trailer(store, crypto, &name) {
             Ok(entries) => {
                 self.add_pack(pack, &entries);
                 self.recovered.push((pack, entries));
@@ -173,6 +175,7 @@ impl Index {
 /// since it was listed (by a concurrent prune) lists nothing.
 pub(crate) fn read_index_file(
     store: &dyn Store,
+    crypto: &Crypto,
     name: &str,
 ) -> RepoResult<Result<Vec<PackListing>, String>> {
     let bytes = match store.get(name) {
@@ -183,7 +186,9 @@ pub(crate) fn read_index_file(
     if layout::id_of(name) != Some(Id::of_object(&bytes)) {
         return Ok(Err("content does not match its name (damaged)".to_string()));
     }
-    Ok(decode_index_file(&bytes))
+    Ok(crypto
+        .open(ObjectKind::Index, &bytes)
+        .and_then(|plain| decode_index_file(&plain)))
 }
 
 /// Why a pack's trailer could not be read.
@@ -199,28 +204,33 @@ impl From<StoreError> for TrailerError {
     }
 }
 
-/// Reads a pack's blob list from its footer and trailer (two ranged reads).
-pub fn read_trailer(store: &dyn Store, name: &str) -> Result<Vec<PackEntry>, TrailerError> {
-    read_trailer_and_start(store, name).map(|(entries, _)| entries)
+/// Reads a pack's blob list from its tail and trailer (two ranged reads).
+pub fn read_trailer(
+    store: &dyn Store,
+    crypto: &Crypto,
+    name: &str,
+) -> Result<Vec<PackEntry>, TrailerError> {
+    read_trailer_and_start(store, crypto, name).map(|(entries, _)| entries)
 }
 
 /// A pack's blob list, and where its trailer starts (where its blob area ends).
 pub(crate) fn read_trailer_and_start(
     store: &dyn Store,
+    crypto: &Crypto,
     name: &str,
 ) -> Result<(Vec<PackEntry>, u64), TrailerError> {
     let size = store.size(name)?;
-    if size < (pack::HEADER_LEN + FOOTER_LEN) as u64 {
+    if size < pack::min_len(crypto) as u64 {
         return Err(TrailerError::Damaged(format!(
             "{size} bytes is too short for a pack"
         )));
     }
-    let footer_bytes = store.get_range(name, size - FOOTER_LEN as u64, FOOTER_LEN as u64)?;
-    let footer = pack::decode_footer(&footer_bytes).map_err(TrailerError::Damaged)?;
-    let start = footer.trailer_start(size).map_err(TrailerError::Damaged)?;
-    let trailer = store.get_range(name, start, u64::from(footer.count) * ENTRY_LEN as u64)?;
-    let entries = pack::decode_trailer(&trailer, &footer, start).map_err(TrailerError::Damaged)?;
-    Ok((entries, start))
+    let tail_len = pack::tail_len(crypto) as u64;
+    let tail = store.get_range(name, size - tail_len, tail_len)?;
+    let span = pack::locate_trailer(&tail, size, crypto).map_err(TrailerError::Damaged)?;
+    let trailer = store.get_range(name, span.start, span.len)?;
+    let entries = pack::decode_trailer(&trailer, &span, crypto).map_err(TrailerError::Damaged)?;
+    Ok((entries, span.start))
 }
 
 /// At most this many packs per index file when the whole index is rewritten (≈ 3 MB files).
@@ -232,12 +242,13 @@ const PACKS_PER_INDEX_FILE: usize = 1024;
 /// Returns how many files were written and deleted.
 pub(crate) fn replace_index(
     store: &dyn Store,
+    crypto: &Crypto,
     packs: &[PackListing],
     old: &[String],
 ) -> RepoResult<(usize, usize)> {
     let mut written = HashSet::new();
     for group in packs.chunks(PACKS_PER_INDEX_FILE) {
-        written.insert(store_index_file(store, group)?);
+        written.insert(store_index_file(store, crypto, group)?);
     }
     let mut deleted = 0;
     for name in old.iter().filter(|name| !written.contains(*name)) {
@@ -256,12 +267,22 @@ pub(crate) fn index_file_names(store: &dyn Store) -> RepoResult<Vec<String>> {
         .collect())
 }
 
-/// Stores one index file listing `packs`; returns its name.
-pub(crate) fn store_index_file(store: &dyn Store, packs: &[PackListing]) -> RepoResult<String> {
-    let bytes = encode_index_file(packs);
+/// Stores one index file listing `packs` (sealed in an encrypted repository); returns its
+/// name.
+pub(crate) fn store_index_file(
+    store: &dyn Store,
+    crypto: &Crypto,
+    packs: &[PackListing],
+) -> RepoResult<String> {
+    let bytes = seal_index_file(crypto, packs)?;
     let name = layout::index_name(&Id::of_object(&bytes));
     store.put(&name, &bytes)?;
     Ok(name)
+}
+
+/// The stored form of an index file listing the given packs (sealed when `crypto` is keyed).
+pub fn seal_index_file(crypto: &Crypto, packs: &[PackListing]) -> Result<Vec<u8>, SealError> {
+    crypto.seal(ObjectKind::Index, encode_index_file(packs))
 }
 
 /// Encodes an index file listing the given packs.
@@ -326,10 +347,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn sample() -> Vec<PackListing> {
-        let mut builder = PackBuilder::new(64);
+        let mut builder = PackBuilder::new(64, &Crypto::None);
         builder.add(Id::of_object(b"a"), b"a", 1, BlobCompression::None);
         builder.add(Id::of_object(b"b"), b"b", 1, BlobCompression::None);
-        let pack = builder.finish();
+        let pack = builder.finish().unwrap();
         vec![
             (pack.id, pack.entries),
             (Id::of_object(b"empty"), Vec::new()),

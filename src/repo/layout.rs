@@ -7,6 +7,7 @@ pub const PACKS: &str = "packs/";
 pub const INDEX: &str = "index/";
 pub const BACKUPS: &str = "backups/";
 pub const LOCKS: &str = "locks/";
+pub const KEYS: &str = "keys/";
 
 /// `packs/<first two hex digits>/<id>`: the fan-out keeps directories small on local disks.
 pub fn pack_name(id: &Id) -> String {
@@ -24,6 +25,10 @@ pub fn backup_name(id: &Id) -> String {
 
 pub fn lock_name(id: &Id) -> String {
     format!("{LOCKS}{id}")
+}
+
+pub fn key_name(id: &Id) -> String {
+    format!("{KEYS}{id}")
 }
 
 /// The id in an object name: its last path part, if that is a full id.

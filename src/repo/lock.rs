@@ -2,7 +2,8 @@
 //! operations that delete (`prune`, `repair index`). A lock is an object under `locks/` naming its
 //! holder (host, pid, time); a holder refreshes it every 5 minutes from a background thread, and
 //! a lock is stale when it was not refreshed for 30 minutes or its process is gone from this
-//! machine. This module does not decide *what* needs a lock; callers do.
+//! machine. In an encrypted repository lock objects are sealed like every other object. This
+//! module does not decide *what* needs a lock; callers do.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
 
+use super::crypto::{Crypto, ObjectKind};
 use super::error::{RepoError, RepoResult};
 use super::id::Id;
 use super::layout;
@@ -98,6 +100,7 @@ pub struct Lock {
 
 struct LockState {
     store: Arc<dyn Store>,
+    crypto: Crypto,
     /// Name of the current lock object and its record.
     current: Mutex<(String, LockRecord)>,
     stopped: Mutex<bool>,
@@ -106,16 +109,22 @@ struct LockState {
 
 impl Lock {
     /// Takes a lock, or fails naming the holder of a conflicting one.
-    pub fn acquire(store: Arc<dyn Store>, kind: LockKind, purpose: &str) -> RepoResult<Lock> {
-        check_conflicts(store.as_ref(), kind, None)?;
+    pub fn acquire(
+        store: Arc<dyn Store>,
+        crypto: &Crypto,
+        kind: LockKind,
+        purpose: &str,
+    ) -> RepoResult<Lock> {
+        check_conflicts(store.as_ref(), crypto, kind, None)?;
         let record = LockRecord::new(kind, purpose);
-        let name = write_record(store.as_ref(), &record)?;
-        if let Err(e) = check_conflicts(store.as_ref(), kind, Some(&name)) {
+        let name = write_record(store.as_ref(), crypto, &record)?;
+        if let Err(e) = check_conflicts(store.as_ref(), crypto, kind, Some(&name)) {
             let _ = store.delete(&name);
             return Err(e);
         }
         let state = Arc::new(LockState {
             store,
+            crypto: crypto.clone(),
             current: Mutex::new((name, record)),
             stopped: Mutex::new(false),
             wake: Condvar::new(),
@@ -146,7 +155,7 @@ impl Lock {
                 ),
             });
         }
-        check_conflicts(store, current.1.kind, Some(&current.0))
+        check_conflicts(store, &self.state.crypto, current.1.kind, Some(&current.0))
     }
 
     /// Releases the lock now (also done on drop).
@@ -200,22 +209,27 @@ impl LockState {
         let mut record = current.1.clone();
         record.time = Timestamp::now();
         record.nonce = Id::random();
-        let name = write_record(self.store.as_ref(), &record)?;
+        let name = write_record(self.store.as_ref(), &self.crypto, &record)?;
         let old = std::mem::replace(&mut *current, (name, record));
         self.store.delete(&old.0)?;
         Ok(())
     }
 }
 
-fn write_record(store: &dyn Store, record: &LockRecord) -> RepoResult<String> {
-    let bytes = record.encode();
+fn write_record(store: &dyn Store, crypto: &Crypto, record: &LockRecord) -> RepoResult<String> {
+    let bytes = crypto.seal(ObjectKind::Lock, record.encode())?;
     let name = layout::lock_name(&Id::of_object(&bytes));
     store.put(&name, &bytes)?;
     Ok(name)
 }
 
 /// Fails if a live lock other than `own` conflicts with taking a `kind` lock.
-fn check_conflicts(store: &dyn Store, kind: LockKind, own: Option<&str>) -> RepoResult<()> {
+fn check_conflicts(
+    store: &dyn Store,
+    crypto: &Crypto,
+    kind: LockKind,
+    own: Option<&str>,
+) -> RepoResult<()> {
     let now = Timestamp::now();
     for object in store.list(layout::LOCKS)? {
         if Some(object.name.as_str()) == own {
@@ -226,9 +240,10 @@ fn check_conflicts(store: &dyn Store, kind: LockKind, own: Option<&str>) -> Repo
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e.into()),
         };
-        // An undecodable lock object protects nothing; `check` reports nothing about it either,
-        // since locks are transient.
-        let Ok(record) = LockRecord::decode(&bytes) else {
+        // An undecodable (or unauthentic) lock object protects nothing; `check` reports nothing
+        // about it either, since locks are transient.
+        let opened = crypto.open(ObjectKind::Lock, &bytes);
+        let Ok(record) = opened.and_then(|plain| LockRecord::decode(&plain)) else {
             continue;
         };
         if record.conflicts_with(kind) && !record.is_stale(now) {
@@ -274,22 +289,24 @@ mod tests {
     }
 
     fn plant(store: &dyn Store, record: &LockRecord) {
-        write_record(store, record).unwrap();
+        write_record(store, &Crypto::None, record).unwrap();
+    }
+
+    fn acquire(store: &Arc<dyn Store>, kind: LockKind, purpose: &str) -> RepoResult<Lock> {
+        Lock::acquire(store.clone(), &Crypto::None, kind, purpose)
     }
 
     #[test]
     fn shared_locks_coexist_and_exclusive_excludes() {
         let (_dir, store) = store();
-        let a = Lock::acquire(store.clone(), LockKind::Shared, "backup").unwrap();
-        let b = Lock::acquire(store.clone(), LockKind::Shared, "backup").unwrap();
-        let err = Lock::acquire(store.clone(), LockKind::Exclusive, "prune")
-            .err()
-            .unwrap();
+        let a = acquire(&store, LockKind::Shared, "backup").unwrap();
+        let b = acquire(&store, LockKind::Shared, "backup").unwrap();
+        let err = acquire(&store, LockKind::Exclusive, "prune").err().unwrap();
         assert!(err.to_string().contains("shared lock for backup"), "{err}");
         drop(a);
         b.release().unwrap();
-        let c = Lock::acquire(store.clone(), LockKind::Exclusive, "prune").unwrap();
-        assert!(Lock::acquire(store.clone(), LockKind::Shared, "backup").is_err());
+        let c = acquire(&store, LockKind::Exclusive, "prune").unwrap();
+        assert!(acquire(&store, LockKind::Shared, "backup").is_err());
         c.ensure_held().unwrap();
         let mut intruder = LockRecord::new(LockKind::Shared, "backup");
         intruder.hostname = "elsewhere".into();
@@ -317,17 +334,17 @@ mod tests {
         let mut dead = LockRecord::new(LockKind::Exclusive, "prune");
         dead.pid = u32::MAX - 1;
         plant(store.as_ref(), &dead);
-        assert!(Lock::acquire(store.clone(), LockKind::Shared, "backup").is_ok());
+        assert!(acquire(&store, LockKind::Shared, "backup").is_ok());
         let mut live = LockRecord::new(LockKind::Exclusive, "prune");
         live.hostname = "elsewhere".into();
         plant(store.as_ref(), &live);
-        assert!(Lock::acquire(store.clone(), LockKind::Shared, "backup").is_err());
+        assert!(acquire(&store, LockKind::Shared, "backup").is_err());
     }
 
     #[test]
     fn refresh_replaces_the_lock_object() {
         let (_dir, store) = store();
-        let lock = Lock::acquire(store.clone(), LockKind::Shared, "backup").unwrap();
+        let lock = acquire(&store, LockKind::Shared, "backup").unwrap();
         let before = store.list(layout::LOCKS).unwrap();
         lock.state.refresh().unwrap();
         let after = store.list(layout::LOCKS).unwrap();

@@ -9,6 +9,10 @@
 //! anywhere; [`prune`] removes forgotten backups and their garbage, [`repair`] rebuilds the
 //! index from the packs; [`lock`] keeps writers and prune apart.
 //!
+//! An encrypted repository (the default of `strata init`) seals every object with its master
+//! key ([`crypto`]), which key files wrap under passphrases ([`key`]); the codecs take the
+//! repository's [`Crypto`] and nothing else changes for code that uses a `Repository`.
+//!
 //! [`Repository`] is the facade the workflows use. This module knows nothing about databases
 //! (it takes and gives byte streams) nor about the command line.
 //!
@@ -16,7 +20,7 @@
 //! # use strata::repo::*;
 //! # fn main() -> Result<(), RepoError> {
 //! let store = strata::store::from_location("/backups/shop")?;
-//! let repo = Repository::open(store)?;
+//! let repo = Repository::open_with(store, || Ok(Passphrase::new("secret".into())))?;
 //! let writer = repo.writer()?;
 //! let mut stream = writer.stream("public.film");
 //! stream.copy_from(&b"1\tACADEMY DINOSAUR\n"[..])?;
@@ -31,9 +35,11 @@
 pub mod check;
 pub mod chunker;
 pub mod config;
+pub mod crypto;
 mod error;
 pub mod id;
 pub mod index;
+pub mod key;
 mod layout;
 pub mod lock;
 pub mod manifest;
@@ -50,8 +56,10 @@ use crate::store::Store;
 
 pub use check::{CheckOptions, CheckReport, Problem, ProblemKind};
 pub use config::Config;
+pub use crypto::Crypto;
 pub use error::{BlobError, RepoError, RepoResult};
 pub use id::{BackupId, BlobId, Id, IdHasher, PackId};
+pub use key::{KdfParams, KeyId, KeyInfo, Passphrase};
 pub use lock::{Lock, LockKind};
 pub use manifest::{
     Backup, BackupKind, BackupStats, Manifest, Segment, SequenceValue, Source, TableEntry,
@@ -62,14 +70,19 @@ pub use repair::RepairReport;
 pub use time::Timestamp;
 pub use writer::{StreamSummary, TableWriter, Writer};
 
+use config::StoredConfig;
+use crypto::{MasterKey, ObjectKind};
 use index::Index;
 use manifest::{resolve_prefix, ResolveError};
 
-/// An opened repository.
+/// An opened (and, if encrypted, unlocked) repository.
 pub struct Repository {
     store: Arc<dyn Store>,
     config: Config,
     hasher: IdHasher,
+    crypto: Crypto,
+    /// The key file that unlocked an encrypted repository.
+    key: Option<KeyId>,
     /// Loaded on first use: listing backups needs no index.
     index: Mutex<Option<Arc<RwLock<Index>>>>,
 }
@@ -82,43 +95,127 @@ pub struct BackupList {
 }
 
 impl Repository {
-    /// Creates a repository with default parameters in an empty location.
+    /// Creates an *unencrypted* repository with default parameters in an empty location
+    /// (`strata init --insecure-no-encryption`; see [`Repository::init_encrypted`]).
     pub fn init(store: Arc<dyn Store>) -> RepoResult<Repository> {
         Repository::init_with(store, Config::new())
     }
 
-    /// Creates a repository with the given config (tests use small chunks and packs).
+    /// Creates an unencrypted repository with the given config (tests use small chunks and
+    /// packs).
     pub fn init_with(store: Arc<dyn Store>, config: Config) -> RepoResult<Repository> {
-        config.validate().map_err(RepoError::Invalid)?;
-        if !store.list("")?.is_empty() {
-            return Err(RepoError::NotEmpty {
-                location: store.location(),
-            });
+        if config.is_encrypted() {
+            return Err(RepoError::Invalid(
+                "an encrypted repository needs a passphrase: use Repository::init_encrypted"
+                    .to_string(),
+            ));
         }
+        check_empty(store.as_ref(), &config)?;
         store.put(config::CONFIG_NAME, &config.encode())?;
         Repository::open(store)
     }
 
-    /// Opens an existing repository: fails clearly on a location that is not one, a newer
-    /// format, or a damaged config.
+    /// Creates an encrypted repository: draws a master key, stores it wrapped by `passphrase`
+    /// (through Argon2id with `kdf`) as the first key file, then the config with its parameters
+    /// sealed. `config` gives the parameters; its encryption fields are set here.
+    pub fn init_encrypted(
+        store: Arc<dyn Store>,
+        config: Config,
+        passphrase: &Passphrase,
+        kdf: KdfParams,
+    ) -> RepoResult<Repository> {
+        let config = config.encrypted()?;
+        check_empty(store.as_ref(), &config)?;
+        let master = MasterKey::generate()?;
+        // The key file first: a config without a key file would be a repository nobody can open.
+        let key = key::store_key(store.as_ref(), &master, passphrase, kdf, &config.id)?;
+        store.put(config::CONFIG_NAME, &config.encode_sealed(&master)?)?;
+        Repository::with_key(store, config, master, key)
+    }
+
+    /// Opens an unencrypted repository; an encrypted one needs [`Repository::open_with`]. Fails
+    /// clearly on a location that is not a repository, a newer format, or a damaged config.
     pub fn open(store: Arc<dyn Store>) -> RepoResult<Repository> {
+        Repository::open_with(store, || {
+            Err("no passphrase was given to this program".to_string())
+        })
+    }
+
+    /// Opens a repository; if it is encrypted, unlocks it with the passphrase `passphrase`
+    /// gives (asked only then, so that unencrypted repositories never prompt). A passphrase
+    /// that opens no key file is [`RepoError::WrongPassphrase`].
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        passphrase: impl FnOnce() -> Result<Passphrase, String>,
+    ) -> RepoResult<Repository> {
         let location = store.location();
         let bytes = match store.get(config::CONFIG_NAME) {
             Ok(bytes) => bytes,
             Err(e) if e.is_not_found() => return Err(RepoError::NotARepository { location }),
             Err(e) => return Err(e.into()),
         };
-        let config = Config::decode(&bytes, &location)?;
+        let stored = match StoredConfig::decode(&bytes, &location)? {
+            StoredConfig::Plain(config) => {
+                return Ok(Repository {
+                    hasher: IdHasher::Blake3,
+                    store,
+                    config,
+                    crypto: Crypto::None,
+                    key: None,
+                    index: Mutex::new(None),
+                })
+            }
+            sealed => sealed,
+        };
+        let id = stored.id();
+        let passphrase = passphrase().map_err(|reason| RepoError::PassphraseNeeded {
+            location: location.clone(),
+            reason,
+        })?;
+        let (master, key) = key::unlock(store.as_ref(), &id, &passphrase)?;
+        let config = stored.unseal(&master, &location)?;
+        Repository::with_key(store, config, master, key)
+    }
+
+    fn with_key(
+        store: Arc<dyn Store>,
+        config: Config,
+        master: MasterKey,
+        key: KeyId,
+    ) -> RepoResult<Repository> {
+        let crypto = Crypto::Keyed(Arc::new(master));
         Ok(Repository {
-            hasher: config.id_hasher(),
+            hasher: config.id_hasher(&crypto).map_err(RepoError::Invalid)?,
             store,
             config,
+            crypto,
+            key: Some(key),
             index: Mutex::new(None),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How this repository's objects are sealed (or not).
+    pub fn crypto(&self) -> &Crypto {
+        &self.crypto
+    }
+
+    /// The master key of an encrypted repository.
+    pub(crate) fn master_key(&self) -> RepoResult<&MasterKey> {
+        match &self.crypto {
+            Crypto::Keyed(key) => Ok(key),
+            Crypto::None => Err(RepoError::NotEncrypted {
+                location: self.location(),
+            }),
+        }
+    }
+
+    /// The key file that unlocked this repository (`None` when it is not encrypted).
+    pub fn key_id(&self) -> Option<KeyId> {
+        self.key
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -144,7 +241,7 @@ impl Repository {
         if let Some(index) = slot.as_ref() {
             return Ok(Arc::clone(index));
         }
-        let index = Arc::new(RwLock::new(Index::load(self.store.as_ref())?));
+        let index = Arc::new(RwLock::new(Index::load(self.store.as_ref(), &self.crypto)?));
         *slot = Some(Arc::clone(&index));
         Ok(index)
     }
@@ -152,7 +249,7 @@ impl Repository {
     /// Loads the index afresh and makes it the cached one. A writer does this after taking its
     /// lock, so that it never deduplicates against blobs a prune removed before that.
     pub(crate) fn reload_index(&self) -> RepoResult<Arc<RwLock<Index>>> {
-        let index = Arc::new(RwLock::new(Index::load(self.store.as_ref())?));
+        let index = Arc::new(RwLock::new(Index::load(self.store.as_ref(), &self.crypto)?));
         let mut slot = self.index.lock().unwrap_or_else(|p| p.into_inner());
         *slot = Some(Arc::clone(&index));
         Ok(index)
@@ -170,7 +267,12 @@ impl Repository {
 
     /// Takes the exclusive lock (for operations that delete, like prune).
     pub fn lock_exclusive(&self, purpose: &str) -> RepoResult<Lock> {
-        Lock::acquire(self.store_arc(), LockKind::Exclusive, purpose)
+        self.lock(LockKind::Exclusive, purpose)
+    }
+
+    /// Takes a lock of this repository.
+    pub fn lock(&self, kind: LockKind, purpose: &str) -> RepoResult<Lock> {
+        Lock::acquire(self.store_arc(), &self.crypto, kind, purpose)
     }
 
     /// Ids of all stored backups, in id order.
@@ -216,7 +318,11 @@ impl Repository {
         if Id::of_object(&bytes) != *id {
             return Err(damaged("content does not match its name".to_string()));
         }
-        let manifest = manifest::Manifest::decode(&bytes).map_err(damaged)?;
+        let plain = self
+            .crypto
+            .open(ObjectKind::Manifest, &bytes)
+            .map_err(damaged)?;
+        let manifest = manifest::Manifest::decode(&plain).map_err(damaged)?;
         Ok(Backup { id: *id, manifest })
     }
 
@@ -264,7 +370,7 @@ impl Repository {
     /// The verified plaintext of one blob (for inspection and tests).
     pub fn read_blob(&self, id: &BlobId) -> RepoResult<Vec<u8>> {
         let index = self.index()?;
-        reader::load_blob(self.store(), &index, &self.hasher, id).map_err(|fault| {
+        reader::load_blob(self.store(), &index, &self.hasher, &self.crypto, id).map_err(|fault| {
             RepoError::Damaged {
                 location: self.location(),
                 name: format!("blob {id}"),
@@ -283,6 +389,7 @@ impl Repository {
             self.store(),
             self.index()?,
             &self.hasher,
+            &self.crypto,
             backup.id,
             &table.name,
             segments,
@@ -314,4 +421,15 @@ impl Repository {
     pub fn repair_index(&self) -> RepoResult<RepairReport> {
         repair::index(self)
     }
+}
+
+/// `init` refuses invalid parameters and a location that already holds objects.
+fn check_empty(store: &dyn Store, config: &Config) -> RepoResult<()> {
+    config.validate().map_err(RepoError::Invalid)?;
+    if !store.list("")?.is_empty() {
+        return Err(RepoError::NotEmpty {
+            location: store.location(),
+        });
+    }
+    Ok(())
 }

@@ -1,17 +1,26 @@
 //! Pack files (docs/FORMAT.md, "Pack files"): many stored blobs followed by a trailer that lists
 //! them, so the index can always be rebuilt from the packs alone.
 //!
-//! [`PackBuilder`] assembles a pack in memory; the decoders ([`decode_footer`],
+//! Two layouts, decided by the repository's [`Crypto`]: an unencrypted pack has a header and a
+//! checksummed trailer and footer in clear; an encrypted pack is sealed blobs, a sealed trailer
+//! and the trailer's length, nothing else in clear.
+//!
+//! [`PackBuilder`] assembles a pack in memory; the decoders ([`locate_trailer`],
 //! [`decode_trailer`], [`decode_pack`], [`decode_blob`]) treat every byte as untrusted and return
 //! a reason string instead of panicking. This module does no I/O.
 
 use super::config::MAX_BLOB_SIZE;
+use super::crypto::{Crypto, ObjectKind, SealError};
 use super::id::{BlobId, Id, PackId};
 
 const MAGIC: &[u8; 4] = b"SPAK";
 const FOOTER_MAGIC: &[u8; 4] = b"SPKT";
-/// Pack format version written by this build.
+/// Pack format version of unencrypted packs.
 pub const PACK_VERSION: u32 = 1;
+/// Pack format version of encrypted packs (inside the sealed trailer).
+pub const SEALED_PACK_VERSION: u32 = 2;
+/// Length of an encrypted pack's clear tail: the sealed trailer's length, u32.
+pub const SEALED_TAIL_LEN: usize = 4;
 /// Length of the pack header.
 pub const HEADER_LEN: usize = 8;
 /// Length of one trailer entry.
@@ -91,6 +100,7 @@ impl PackEntry {
 pub struct PackBuilder {
     bytes: Vec<u8>,
     entries: Vec<PackEntry>,
+    crypto: Crypto,
 }
 
 /// A complete pack: its id, bytes and entries.
@@ -101,13 +111,18 @@ pub struct FinishedPack {
 }
 
 impl PackBuilder {
-    pub fn new(capacity: usize) -> PackBuilder {
+    /// An empty pack of the layout `crypto` calls for; blobs given to [`PackBuilder::add`] must
+    /// already be sealed with it ([`seal_blob`]).
+    pub fn new(capacity: usize, crypto: &Crypto) -> PackBuilder {
         let mut bytes = Vec::with_capacity(capacity);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&PACK_VERSION.to_le_bytes());
+        if !crypto.is_encrypted() {
+            bytes.extend_from_slice(MAGIC);
+            bytes.extend_from_slice(&PACK_VERSION.to_le_bytes());
+        }
         PackBuilder {
             bytes,
             entries: Vec::new(),
+            crypto: crypto.clone(),
         }
     }
 
@@ -140,24 +155,101 @@ impl PackBuilder {
         self.bytes.extend_from_slice(stored);
     }
 
-    /// Writes the trailer and footer and names the pack.
-    pub fn finish(self) -> FinishedPack {
-        let PackBuilder { mut bytes, entries } = self;
-        let trailer_start = bytes.len();
-        for entry in &entries {
-            entry.encode_into(&mut bytes);
+    /// Writes the trailer and footer (sealed in an encrypted pack) and names the pack.
+    pub fn finish(self) -> Result<FinishedPack, SealError> {
+        let PackBuilder {
+            mut bytes,
+            entries,
+            crypto,
+        } = self;
+        if crypto.is_encrypted() {
+            let mut trailer = Vec::with_capacity(8 + entries.len() * ENTRY_LEN);
+            trailer.extend_from_slice(FOOTER_MAGIC);
+            trailer.extend_from_slice(&SEALED_PACK_VERSION.to_le_bytes());
+            for entry in &entries {
+                entry.encode_into(&mut trailer);
+            }
+            let sealed = crypto.seal(ObjectKind::PackTrailer, trailer)?;
+            bytes.extend_from_slice(&sealed);
+            bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        } else {
+            let trailer_start = bytes.len();
+            for entry in &entries {
+                entry.encode_into(&mut bytes);
+            }
+            let trailer_hash = blake3::hash(&bytes[trailer_start..]);
+            bytes.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(trailer_hash.as_bytes());
+            bytes.extend_from_slice(&PACK_VERSION.to_le_bytes());
+            bytes.extend_from_slice(FOOTER_MAGIC);
         }
-        let trailer_hash = blake3::hash(&bytes[trailer_start..]);
-        bytes.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(trailer_hash.as_bytes());
-        bytes.extend_from_slice(&PACK_VERSION.to_le_bytes());
-        bytes.extend_from_slice(FOOTER_MAGIC);
-        FinishedPack {
+        Ok(FinishedPack {
             id: Id::of_object(&bytes),
             bytes,
             entries,
-        }
+        })
     }
+}
+
+/// The stored form of a (compressed) blob: sealed in an encrypted repository.
+pub fn seal_blob(crypto: &Crypto, stored: Vec<u8>) -> Result<Vec<u8>, SealError> {
+    crypto.seal(ObjectKind::Blob, stored)
+}
+
+/// Length of the pack header: none in an encrypted pack.
+pub fn header_len(crypto: &Crypto) -> usize {
+    if crypto.is_encrypted() {
+        0
+    } else {
+        HEADER_LEN
+    }
+}
+
+/// Length of the clear bytes at the end of a pack that say where the trailer is.
+pub fn tail_len(crypto: &Crypto) -> usize {
+    if crypto.is_encrypted() {
+        SEALED_TAIL_LEN
+    } else {
+        FOOTER_LEN
+    }
+}
+
+/// Where a pack's trailer lies, as its tail says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrailerSpan {
+    pub start: u64,
+    pub len: u64,
+    /// The footer of an unencrypted pack (its checksum covers the trailer).
+    footer: Option<Footer>,
+}
+
+/// Reads the last [`tail_len`] bytes of a pack of `pack_size` bytes.
+pub fn locate_trailer(tail: &[u8], pack_size: u64, crypto: &Crypto) -> Result<TrailerSpan, String> {
+    if !crypto.is_encrypted() {
+        let footer = decode_footer(tail)?;
+        let start = footer.trailer_start(pack_size)?;
+        return Ok(TrailerSpan {
+            start,
+            len: u64::from(footer.count) * ENTRY_LEN as u64,
+            footer: Some(footer),
+        });
+    }
+    let Ok(tail) = <[u8; SEALED_TAIL_LEN]>::try_from(tail) else {
+        return Err(format!(
+            "tail is {} bytes, expected {SEALED_TAIL_LEN}",
+            tail.len()
+        ));
+    };
+    let len = u64::from(u32::from_le_bytes(tail));
+    let start = pack_size
+        .checked_sub(SEALED_TAIL_LEN as u64 + len)
+        .filter(|_| len >= (crypto.overhead() + 8) as u64)
+        .ok_or_else(|| format!("a sealed trailer of {len} bytes does not fit the pack"))?;
+    Ok(TrailerSpan {
+        start,
+        len,
+        footer: None,
+    })
 }
 
 /// What the footer says: how many entries the trailer has and its hash.
@@ -200,25 +292,48 @@ pub fn decode_footer(footer: &[u8]) -> Result<Footer, String> {
     })
 }
 
-/// Decodes and checks a trailer that starts at `trailer_start` in its pack.
+/// Decodes and checks (or authenticates) the trailer `span` locates.
 pub fn decode_trailer(
     trailer: &[u8],
-    footer: &Footer,
-    trailer_start: u64,
+    span: &TrailerSpan,
+    crypto: &Crypto,
 ) -> Result<Vec<PackEntry>, String> {
-    if trailer.len() as u64 != u64::from(footer.count) * ENTRY_LEN as u64 {
-        return Err("trailer length does not match the entry count".to_string());
+    if trailer.len() as u64 != span.len {
+        return Err("trailer length does not match the pack's tail".to_string());
     }
-    if blake3::hash(trailer).as_bytes() != &footer.trailer_hash {
-        return Err("trailer checksum mismatch".to_string());
+    let opened = crypto.open(ObjectKind::PackTrailer, trailer)?;
+    let body = match &span.footer {
+        Some(footer) => {
+            if blake3::hash(trailer).as_bytes() != &footer.trailer_hash {
+                return Err("trailer checksum mismatch".to_string());
+            }
+            &opened[..]
+        }
+        None => {
+            let mut r = Bytes::new(&opened);
+            if r.array::<4>()? != *FOOTER_MAGIC {
+                return Err("not a pack trailer (bad magic)".to_string());
+            }
+            let version = r.u32()?;
+            if version != SEALED_PACK_VERSION {
+                return Err(format!(
+                    "pack format {version}, this strata reads {SEALED_PACK_VERSION}; upgrade strata if it is newer"
+                ));
+            }
+            r.rest
+        }
+    };
+    if body.len() % ENTRY_LEN != 0 {
+        return Err("trailer length is not a whole number of entries".to_string());
     }
-    let entries = trailer
+    let entries = body
         .chunks_exact(ENTRY_LEN)
         .map(PackEntry::decode)
         .collect::<Result<Vec<_>, _>>()?;
+    let header = header_len(crypto);
     for entry in &entries {
         let end = u64::from(entry.offset) + u64::from(entry.length);
-        if (entry.offset as usize) < HEADER_LEN || end > trailer_start {
+        if (entry.offset as usize) < header || end > span.start {
             return Err(format!(
                 "blob {} lies outside the pack's blob area",
                 entry.id
@@ -228,25 +343,36 @@ pub fn decode_trailer(
     Ok(entries)
 }
 
-/// Decodes a whole pack file's header, trailer and footer.
-pub fn decode_pack(bytes: &[u8]) -> Result<Vec<PackEntry>, String> {
-    if bytes.len() < HEADER_LEN + FOOTER_LEN {
-        return Err(format!("{} bytes is too short for a pack", bytes.len()));
+/// Length of the smallest pack of a layout (no blobs).
+pub fn min_len(crypto: &Crypto) -> usize {
+    if crypto.is_encrypted() {
+        crypto.overhead() + 8 + SEALED_TAIL_LEN
+    } else {
+        HEADER_LEN + FOOTER_LEN
     }
-    let mut header = Bytes::new(&bytes[..HEADER_LEN]);
-    if header.array::<4>()? != *MAGIC {
-        return Err("not a pack file (bad header magic)".to_string());
-    }
-    check_version(header.u32()?)?;
-    let footer = decode_footer(&bytes[bytes.len() - FOOTER_LEN..])?;
-    let start = footer.trailer_start(bytes.len() as u64)?;
-    let trailer = &bytes[start as usize..bytes.len() - FOOTER_LEN];
-    decode_trailer(trailer, &footer, start)
 }
 
-/// The plaintext of a stored blob, decompressed and length-checked (not hash-checked: that
-/// needs the repository's id hasher).
-pub fn decode_blob(entry: &PackEntry, stored: &[u8]) -> Result<Vec<u8>, String> {
+/// Decodes a whole pack file's header, trailer and footer.
+pub fn decode_pack(bytes: &[u8], crypto: &Crypto) -> Result<Vec<PackEntry>, String> {
+    if bytes.len() < min_len(crypto) {
+        return Err(format!("{} bytes is too short for a pack", bytes.len()));
+    }
+    if !crypto.is_encrypted() {
+        let mut header = Bytes::new(&bytes[..HEADER_LEN]);
+        if header.array::<4>()? != *MAGIC {
+            return Err("not a pack file (bad header magic)".to_string());
+        }
+        check_version(header.u32()?)?;
+    }
+    let tail = bytes.len() - tail_len(crypto);
+    let span = locate_trailer(&bytes[tail..], bytes.len() as u64, crypto)?;
+    let trailer = &bytes[span.start as usize..(span.start + span.len) as usize];
+    decode_trailer(trailer, &span, crypto)
+}
+
+/// The plaintext of a stored blob, authenticated (encrypted repositories), decompressed and
+/// length-checked (not hash-checked: that needs the repository's id hasher).
+pub fn decode_blob(entry: &PackEntry, stored: &[u8], crypto: &Crypto) -> Result<Vec<u8>, String> {
     if stored.len() != entry.length as usize {
         return Err(format!(
             "{} stored bytes, the index says {}",
@@ -254,11 +380,12 @@ pub fn decode_blob(entry: &PackEntry, stored: &[u8]) -> Result<Vec<u8>, String> 
             entry.length
         ));
     }
+    let stored = crypto.open(ObjectKind::Blob, stored)?;
     let raw_length = (entry.raw_length as usize).min(MAX_BLOB_SIZE);
     let plain = match entry.compression {
-        BlobCompression::None => stored.to_vec(),
+        BlobCompression::None => stored.into_owned(),
         BlobCompression::Zstd => {
-            zstd::bulk::decompress(stored, raw_length).map_err(|e| format!("zstd: {e}"))?
+            zstd::bulk::decompress(&stored, raw_length).map_err(|e| format!("zstd: {e}"))?
         }
     };
     if plain.len() != entry.raw_length as usize {
@@ -321,12 +448,18 @@ impl<'a> Bytes<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::crypto::MasterKey;
     use proptest::prelude::*;
+    use std::sync::Arc;
 
-    fn sample_pack() -> FinishedPack {
-        let mut builder = PackBuilder::new(1024);
+    fn keyed() -> Crypto {
+        Crypto::Keyed(Arc::new(MasterKey::generate().unwrap()))
+    }
+
+    fn sample_pack(crypto: &Crypto) -> FinishedPack {
+        let mut builder = PackBuilder::new(1024, crypto);
         for row in [&b"1\ta\n"[..], b"2\tb\n", b"3\tc\n"] {
-            let stored = zstd::bulk::compress(row, 3).unwrap();
+            let stored = seal_blob(crypto, zstd::bulk::compress(row, 3).unwrap()).unwrap();
             builder.add(
                 Id::of_object(row),
                 &stored,
@@ -334,53 +467,87 @@ mod tests {
                 BlobCompression::Zstd,
             );
         }
-        builder.add(Id::of_object(b"raw"), b"raw", 3, BlobCompression::None);
-        builder.finish()
+        let raw = seal_blob(crypto, b"raw".to_vec()).unwrap();
+        builder.add(Id::of_object(b"raw"), &raw, 3, BlobCompression::None);
+        builder.finish().unwrap()
     }
 
     #[test]
     fn round_trip() {
-        let pack = sample_pack();
-        assert_eq!(pack.id, Id::of_object(&pack.bytes));
-        let entries = decode_pack(&pack.bytes).unwrap();
-        assert_eq!(entries, pack.entries);
-        let first = &entries[0];
-        let stored = &pack.bytes[first.offset as usize..][..first.length as usize];
-        assert_eq!(decode_blob(first, stored).unwrap(), b"1\ta\n");
+        for crypto in [Crypto::None, keyed()] {
+            let pack = sample_pack(&crypto);
+            assert_eq!(pack.id, Id::of_object(&pack.bytes));
+            let entries = decode_pack(&pack.bytes, &crypto).unwrap();
+            assert_eq!(entries, pack.entries);
+            for (entry, plain) in entries
+                .iter()
+                .zip([&b"1\ta\n"[..], b"2\tb\n", b"3\tc\n", b"raw"])
+            {
+                let stored = &pack.bytes[entry.offset as usize..][..entry.length as usize];
+                assert_eq!(decode_blob(entry, stored, &crypto).unwrap(), plain);
+            }
+        }
+    }
+
+    #[test]
+    fn an_encrypted_pack_shows_no_magic_ids_or_content() {
+        let crypto = keyed();
+        let pack = sample_pack(&crypto);
+        assert!(!pack
+            .bytes
+            .windows(4)
+            .any(|w| w == MAGIC || w == FOOTER_MAGIC));
+        assert!(!pack.bytes.windows(3).any(|w| w == b"raw"));
+        for entry in &pack.entries {
+            assert!(!pack.bytes.windows(32).any(|w| w == entry.id.0));
+        }
+        assert!(decode_pack(&pack.bytes, &keyed()).is_err(), "another key");
+        assert!(decode_pack(&pack.bytes, &Crypto::None).is_err());
     }
 
     #[test]
     fn a_flipped_trailer_byte_is_detected() {
-        let mut bytes = sample_pack().bytes;
+        let mut bytes = sample_pack(&Crypto::None).bytes;
         let at = bytes.len() - FOOTER_LEN - 10;
         bytes[at] ^= 1;
-        assert!(decode_pack(&bytes).unwrap_err().contains("checksum"));
+        assert!(decode_pack(&bytes, &Crypto::None)
+            .unwrap_err()
+            .contains("checksum"));
+        let crypto = keyed();
+        let mut bytes = sample_pack(&crypto).bytes;
+        let at = bytes.len() - SEALED_TAIL_LEN - 10;
+        bytes[at] ^= 1;
+        assert!(decode_pack(&bytes, &crypto)
+            .unwrap_err()
+            .contains("authentication"));
     }
 
     proptest! {
         #[test]
         fn decoding_random_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = decode_pack(&bytes);
-            if bytes.len() >= FOOTER_LEN {
-                let _ = decode_footer(&bytes[..FOOTER_LEN]);
+            for crypto in [Crypto::None, keyed()] {
+                let _ = decode_pack(&bytes, &crypto);
+                let tail = tail_len(&crypto).min(bytes.len());
+                let _ = locate_trailer(&bytes[..tail], bytes.len() as u64, &crypto);
             }
         }
 
         #[test]
-        fn decoding_mutated_packs_never_panics(pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
-            let pack = sample_pack();
+        fn decoding_mutated_packs_never_panics(pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>(), encrypted in any::<bool>()) {
+            let crypto = if encrypted { keyed() } else { Crypto::None };
+            let pack = sample_pack(&crypto);
             let mut bytes = pack.bytes.clone();
             let i = pos % bytes.len();
             bytes[i] = byte;
-            if let Ok(entries) = decode_pack(&bytes) {
+            if let Ok(entries) = decode_pack(&bytes, &crypto) {
                 for entry in entries {
                     let end = (entry.offset as usize + entry.length as usize).min(bytes.len());
                     let start = (entry.offset as usize).min(end);
-                    let _ = decode_blob(&entry, &bytes[start..end]);
+                    let _ = decode_blob(&entry, &bytes[start..end], &crypto);
                 }
             }
             bytes.truncate(cut % (bytes.len() + 1));
-            let _ = decode_pack(&bytes);
+            let _ = decode_pack(&bytes, &crypto);
         }
 
         #[test]
@@ -393,7 +560,8 @@ mod tests {
                 compression: if zstd { BlobCompression::Zstd } else { BlobCompression::None },
                 kind: BlobKind::Data,
             };
-            let _ = decode_blob(&entry, &stored);
+            let _ = decode_blob(&entry, &stored, &Crypto::None);
+            let _ = decode_blob(&entry, &stored, &keyed());
         }
     }
 }

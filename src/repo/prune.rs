@@ -26,7 +26,7 @@ use super::error::{RepoError, RepoResult};
 use super::id::{BackupId, BlobId, PackId};
 use super::index::{self, Index, PackListing};
 use super::layout;
-use super::pack::{PackEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN};
+use super::pack::{self, PackEntry, ENTRY_LEN};
 use super::reader::load_blob;
 use super::writer::Writer;
 use super::Repository;
@@ -117,7 +117,7 @@ pub(crate) fn run(
         .collect();
     let (used, backups_kept) = used_blobs(repo, &forget)?;
     let index_files = index::index_file_names(store)?;
-    let index = Index::load(store)?;
+    let index = Index::load(store, repo.crypto())?;
     refuse_damage(repo, &index)?;
     let plans = plan(repo, &index, &sizes.packs, &used)?;
     let mut report = PruneReport {
@@ -132,7 +132,7 @@ pub(crate) fn run(
         || !index.recovered().is_empty()
         || index.packs().iter().any(|p| !plans.contains_key(p));
     if dry_run {
-        report.bytes_after = estimate_after(&sizes, &forget, &plans);
+        report.bytes_after = estimate_after(repo, &sizes, &forget, &plans);
         return Ok(report);
     }
 
@@ -150,7 +150,8 @@ pub(crate) fn run(
             .filter(|(_, p)| p.fate == Fate::Keep)
             .map(|(id, p)| (*id, p.entries.clone()))
             .collect();
-        let (files_written, files_deleted) = index::replace_index(store, &kept, &index_files)?;
+        let (files_written, files_deleted) =
+            index::replace_index(store, repo.crypto(), &kept, &index_files)?;
         report.index_files_written = files_written;
         report.index_files_deleted = files_deleted;
     }
@@ -259,13 +260,14 @@ fn plan(
     for plan in plans.values_mut() {
         plan.entries.sort_by_key(|e| e.offset);
         plan.live.sort_by_key(|e| e.offset);
-        // A live blob also needs its trailer entry, and every pack its header and footer.
+        // A live blob also needs its trailer entry, and every pack what an empty one has
+        // (header and footer, or sealed trailer and tail).
         let live_bytes: u64 = plan
             .live
             .iter()
             .map(|e| u64::from(e.length) + ENTRY_LEN as u64)
             .sum::<u64>()
-            + (HEADER_LEN + FOOTER_LEN) as u64;
+            + pack::min_len(repo.crypto()) as u64;
         let unused = plan.size.saturating_sub(live_bytes) as f64;
         plan.fate = if plan.live.is_empty() {
             Fate::Delete
@@ -316,18 +318,22 @@ fn repack(
     let writer = Writer::for_repack(repo)?;
     for (pack, plan) in to_repack {
         for entry in &plan.live {
-            let plain =
-                load_blob(repo.store(), index, repo.id_hasher(), &entry.id).map_err(|fault| {
-                    RepoError::Damaged {
-                        location: repo.location(),
-                        name: layout::pack_name(pack),
-                        reason: format!(
-                            "blob {} cannot be repacked: {}; the forgotten backups are removed, \
+            let plain = load_blob(
+                repo.store(),
+                index,
+                repo.id_hasher(),
+                repo.crypto(),
+                &entry.id,
+            )
+            .map_err(|fault| RepoError::Damaged {
+                location: repo.location(),
+                name: layout::pack_name(pack),
+                reason: format!(
+                    "blob {} cannot be repacked: {}; the forgotten backups are removed, \
                          their data stays until `strata check --read-data` and a repair",
-                            entry.id, fault.reason
-                        ),
-                    }
-                })?;
+                    entry.id, fault.reason
+                ),
+            })?;
             writer.write_blob(&plain)?;
         }
     }
@@ -338,6 +344,7 @@ fn repack(
 /// The repository's size after a prune that follows `plans`: repacked packs shrink to their
 /// live blobs and trailer entries.
 fn estimate_after(
+    repo: &Repository,
     sizes: &ObjectSizes,
     forget: &HashSet<BackupId>,
     plans: &BTreeMap<PackId, PackPlan>,
@@ -360,7 +367,7 @@ fn estimate_after(
         }
     }
     if repacked_live > 0 {
-        repacked_live += (HEADER_LEN + FOOTER_LEN) as u64;
+        repacked_live += pack::min_len(repo.crypto()) as u64;
     }
     sizes.total().saturating_sub(freed) + repacked_live
 }

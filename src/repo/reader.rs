@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::store::Store;
 
+use super::crypto::Crypto;
 use super::error::{BlobError, RepoError, RepoResult};
 use super::id::{BackupId, BlobId, Id, IdHasher, PackId};
 use super::index::Index;
@@ -25,11 +26,12 @@ pub struct BlobFault {
     pub reason: String,
 }
 
-/// The verified plaintext of a blob.
+/// The verified (and, in an encrypted repository, authenticated) plaintext of a blob.
 pub fn load_blob(
     store: &dyn Store,
     index: &RwLock<Index>,
     hasher: &IdHasher,
+    crypto: &Crypto,
     id: &BlobId,
 ) -> Result<Vec<u8>, BlobFault> {
     let location = index
@@ -57,7 +59,7 @@ pub fn load_blob(
             true => fault("its pack is missing".to_string()),
             false => fault(e.to_string()),
         })?;
-    let plain = decode_blob(&entry, &stored).map_err(|r| fault(format!("damaged: {r}")))?;
+    let plain = decode_blob(&entry, &stored, crypto).map_err(|r| fault(format!("damaged: {r}")))?;
     if hasher.blob_id(&plain) != *id {
         return Err(fault("damaged: content does not match its id".to_string()));
     }
@@ -69,6 +71,7 @@ pub struct StreamReader<'r> {
     store: &'r dyn Store,
     index: Arc<RwLock<Index>>,
     hasher: &'r IdHasher,
+    crypto: &'r Crypto,
     backup: BackupId,
     table: String,
     segments: Vec<Segment>,
@@ -93,6 +96,7 @@ impl<'r> StreamReader<'r> {
         store: &'r dyn Store,
         index: Arc<RwLock<Index>>,
         hasher: &'r IdHasher,
+        crypto: &'r Crypto,
         backup: BackupId,
         table: &str,
         segments: Vec<Segment>,
@@ -101,6 +105,7 @@ impl<'r> StreamReader<'r> {
             store,
             index,
             hasher,
+            crypto,
             backup,
             table: table.to_string(),
             segments,
@@ -126,7 +131,7 @@ impl<'r> StreamReader<'r> {
             self.chunk = 0;
             return Ok(());
         };
-        self.buf = load_blob(self.store, &self.index, self.hasher, &id)
+        self.buf = load_blob(self.store, &self.index, self.hasher, self.crypto, &id)
             .map_err(|fault| self.blob_error(id, fault))?;
         self.pos = 0;
         self.chunk += 1;

@@ -44,7 +44,7 @@ pub(crate) fn index(repo: &Repository) -> RepoResult<RepairReport> {
         let Some(pack) = layout::id_of(&object.name) else {
             continue;
         };
-        match read_trailer(store, &object.name) {
+        match read_trailer(store, repo.crypto(), &object.name) {
             Ok(entries) => {
                 report.blobs_indexed += entries.len() as u64;
                 listings.push((pack, entries));
@@ -58,7 +58,7 @@ pub(crate) fn index(repo: &Repository) -> RepoResult<RepairReport> {
     }
     report.packs_indexed = listings.len();
     lock.ensure_held()?;
-    let (written, deleted) = index::replace_index(store, &listings, &old)?;
+    let (written, deleted) = index::replace_index(store, repo.crypto(), &listings, &old)?;
     report.index_files_written = written;
     report.index_files_deleted = deleted;
     repo.forget_index();

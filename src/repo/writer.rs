@@ -3,9 +3,11 @@
 //! A [`Writer`] holds a shared repository lock and a small pool of compression threads. Each
 //! table stream ([`TableWriter`], an `io::Write`) is chunked, hashed and deduplicated on the
 //! caller's thread; only new chunks are copied and queued (a bounded queue, so memory stays
-//! bounded) for the workers, which compress them and append them to the current pack. A full
-//! pack goes to a storer thread (so slow storage never stalls compression), which stores it and
-//! adds it to the in-memory index; an index file is stored every [`INDEX_EVERY_PACKS`] packs
+//! bounded) for the workers, which compress them, seal them (encrypted repositories) and
+//! append them to the current pack. A full pack goes to the storer threads (so slow storage
+//! never stalls compression; as many as the store runs uploads in parallel, one for a local
+//! disk, several for object storage), which store it and add it to the in-memory index; an
+//! index file is stored every [`INDEX_EVERY_PACKS`] packs
 //! and at commit. [`Writer::commit`] stores the manifest last, so a
 //! writer dropped or killed before it leaves no backup, only packs that the next writer reuses.
 //!
@@ -23,13 +25,14 @@ use crate::store::Store;
 
 use super::chunker::{count_newlines, Chunker};
 use super::config::{ChunkerParams, MAX_BLOB_SIZE};
+use super::crypto::{Crypto, ObjectKind};
 use super::error::{RepoError, RepoResult};
 use super::id::{BlobId, Id, IdHasher, PackId};
 use super::index::{store_index_file, Index, PackListing};
 use super::layout;
 use super::lock::{Lock, LockKind};
 use super::manifest::{Backup, BackupStats, Manifest, MANIFEST_VERSION};
-use super::pack::{BlobCompression, PackBuilder};
+use super::pack::{seal_blob, BlobCompression, PackBuilder};
 use super::Repository;
 
 /// An index file is stored after this many packs (≈ 1 GiB), bounding what a crash leaves
@@ -83,9 +86,10 @@ pub struct Writer<'r> {
     shared: Arc<Shared>,
     jobs: Option<SyncSender<Job>>,
     workers: Vec<JoinHandle<()>>,
-    /// Full packs on their way to the storer thread.
+    /// Full packs on their way to the storer threads.
     packs: Option<SyncSender<PackBuilder>>,
-    storer: Option<JoinHandle<()>>,
+    /// Empty once the writer has finished (committed or dropped).
+    storers: Vec<JoinHandle<()>>,
     lock: Option<Lock>,
     started: Instant,
 }
@@ -93,6 +97,7 @@ pub struct Writer<'r> {
 /// State the compression workers share with the writer.
 struct Shared {
     store: Arc<dyn Store>,
+    crypto: Crypto,
     index: Arc<RwLock<Index>>,
     level: i32,
     pack_size: usize,
@@ -117,7 +122,7 @@ impl<'r> Writer<'r> {
     pub(crate) fn new(repo: &'r Repository) -> RepoResult<Writer<'r>> {
         // Lock first, then load the index: an index loaded before the lock could list blobs
         // that a prune removed meanwhile, and deduplicating against them would lose data.
-        let lock = Lock::acquire(repo.store_arc(), LockKind::Shared, "backup")?;
+        let lock = repo.lock(LockKind::Shared, "backup")?;
         let index = repo.reload_index()?;
         Writer::start(repo, index, Some(lock))
     }
@@ -136,12 +141,14 @@ impl<'r> Writer<'r> {
     ) -> RepoResult<Writer<'r>> {
         let config = repo.config();
         let pack_size = config.pack_size as usize;
+        let crypto = repo.crypto().clone();
         let shared = Arc::new(Shared {
             store: repo.store_arc(),
             index: Arc::clone(&index),
             level: config.compression.level,
             pack_size,
-            pack: Mutex::new(PackBuilder::new(pack_capacity(pack_size))),
+            pack: Mutex::new(PackBuilder::new(pack_capacity(pack_size), &crypto)),
+            crypto,
             unindexed: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
@@ -150,12 +157,17 @@ impl<'r> Writer<'r> {
         });
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
         let (packs, full_packs) = mpsc::sync_channel::<PackBuilder>(1);
-        let storer = {
-            let shared = Arc::clone(&shared);
-            spawn("strata-store".into(), move || {
-                run_storer(&shared, full_packs)
-            })?
-        };
+        // Each storer holds one pack while it uploads and one waits in the queue; a worker that
+        // fills another waits for room. Memory stays bounded by storers + 1 + workers packs.
+        let full_packs = Arc::new(Mutex::new(full_packs));
+        let storers = (0..repo.store().upload_concurrency().max(1))
+            .map(|n| {
+                let (shared, full_packs) = (Arc::clone(&shared), Arc::clone(&full_packs));
+                spawn(format!("strata-store-{n}"), move || {
+                    run_storer(&shared, &full_packs)
+                })
+            })
+            .collect::<RepoResult<Vec<_>>>()?;
         let (jobs, receiver) = mpsc::sync_channel::<Job>(threads * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         let workers = (0..threads)
@@ -177,7 +189,7 @@ impl<'r> Writer<'r> {
             jobs: Some(jobs),
             workers,
             packs: Some(packs),
-            storer: Some(storer),
+            storers,
             lock,
             started: Instant::now(),
         })
@@ -218,7 +230,10 @@ impl<'r> Writer<'r> {
             chunks: manifest.chunk_count(),
             ..self.stats()
         };
-        let bytes = manifest.encode();
+        let bytes = self
+            .shared
+            .crypto
+            .seal(ObjectKind::Manifest, manifest.encode())?;
         let id = Id::of_object(&bytes);
         self.repo.store().put(&layout::backup_name(&id), &bytes)?;
         // The backup exists now: failing to remove the lock must not report it as failed
@@ -268,7 +283,10 @@ impl<'r> Writer<'r> {
     /// not yet indexed (including packs recovered at load).
     fn finish_packs(&mut self) -> RepoResult<()> {
         self.stop_compression();
-        let last = std::mem::replace(&mut *lock(&self.shared.pack), PackBuilder::new(0));
+        let last = std::mem::replace(
+            &mut *lock(&self.shared.pack),
+            PackBuilder::new(0, &self.shared.crypto),
+        );
         if !last.is_empty() {
             if let Some(packs) = &self.packs {
                 if packs.send(last).is_err() {
@@ -291,10 +309,10 @@ impl<'r> Writer<'r> {
         }
     }
 
-    /// Closes the pack queue (the workers' ends are gone) and waits for the storer.
+    /// Closes the pack queue (the workers' ends are gone) and waits for the storers.
     fn stop_storer(&mut self) {
         self.packs = None;
-        if let Some(storer) = self.storer.take() {
+        for storer in self.storers.drain(..) {
             let _ = storer.join();
         }
     }
@@ -328,7 +346,7 @@ impl Drop for Writer<'_> {
     /// An uncommitted writer stores no manifest; packs already stored get an index file (best
     /// effort) so the next backup finds them cheaply.
     fn drop(&mut self) {
-        if self.storer.is_none() {
+        if self.storers.is_empty() {
             return;
         }
         self.shared.cancelled.store(true, Ordering::Relaxed);
@@ -454,31 +472,37 @@ impl Shared {
         }
     }
 
-    /// Compresses one chunk and appends it to the current pack; returns the pack when full.
+    /// Compresses and seals one chunk and appends it to the current pack; returns the pack
+    /// when full. The work happens before taking the pack's lock, so workers run in parallel.
     fn add_blob(
         &self,
         job: Job,
         compressor: &mut zstd::bulk::Compressor<'_>,
     ) -> RepoResult<Option<PackBuilder>> {
+        let raw_length = job.data.len();
         let compressed = compressor
             .compress(&job.data)
             .map_err(|e| self.writer_error(format!("zstd: {e}")))?;
-        let (stored, compression) = if compressed.len() < job.data.len() {
-            (&compressed[..], BlobCompression::Zstd)
+        let (plain, compression) = if compressed.len() < raw_length {
+            (compressed, BlobCompression::Zstd)
         } else {
-            (&job.data[..], BlobCompression::None)
+            (job.data, BlobCompression::None)
         };
+        let stored = seal_blob(&self.crypto, plain)?;
         let mut pack = lock(&self.pack);
-        pack.add(job.id, stored, job.data.len(), compression);
+        pack.add(job.id, &stored, raw_length, compression);
         let full = (pack.len() >= self.pack_size).then(|| {
-            std::mem::replace(&mut *pack, PackBuilder::new(pack_capacity(self.pack_size)))
+            std::mem::replace(
+                &mut *pack,
+                PackBuilder::new(pack_capacity(self.pack_size), &self.crypto),
+            )
         });
         Ok(full)
     }
 
     /// Stores a pack, makes its blobs known, and stores an index file every few packs.
     fn store_pack(&self, pack: PackBuilder) -> RepoResult<()> {
-        let pack = pack.finish();
+        let pack = pack.finish()?;
         self.store.put(&layout::pack_name(&pack.id), &pack.bytes)?;
         self.counters
             .stored_bytes
@@ -501,7 +525,7 @@ impl Shared {
         if listings.is_empty() {
             return Ok(());
         }
-        let result = store_index_file(self.store.as_ref(), &listings);
+        let result = store_index_file(self.store.as_ref(), &self.crypto, &listings);
         if result.is_err() {
             // Keep them for the next attempt; the packs are recoverable from trailers anyway.
             lock(&self.unindexed).extend(listings);
@@ -547,10 +571,14 @@ fn run_worker(shared: &Shared, jobs: &Mutex<Receiver<Job>>, packs: &SyncSender<P
     }
 }
 
-/// Stores full packs, in the order the workers finish them. A cancelled writer's full packs
-/// are still stored: they are complete, and the next backup reuses them.
-fn run_storer(shared: &Shared, packs: Receiver<PackBuilder>) {
-    for pack in packs {
+/// Stores full packs as the workers finish them (each storer thread one at a time). A cancelled
+/// writer's full packs are still stored: they are complete, and the next backup reuses them.
+fn run_storer(shared: &Shared, packs: &Mutex<Receiver<PackBuilder>>) {
+    loop {
+        let pack = match lock(packs).recv() {
+            Ok(pack) => pack,
+            Err(_) => return,
+        };
         if shared.failed.load(Ordering::Relaxed) {
             continue;
         }

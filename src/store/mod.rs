@@ -1,18 +1,21 @@
 //! Where a repository's bytes live: a flat namespace of named, immutable objects.
 //!
-//! The [`Store`] trait is shaped like object storage (S3, GCS, Azure) so that an `object_store`
-//! backend can implement it later: whole-object `put`, `get`, ranged reads, prefix listing and
-//! delete — no appends, no renames, no directories. Names are `/`-separated keys such as
-//! `packs/ab/abcdef…`. This module knows nothing about what the objects mean; that is
-//! [`crate::repo`]'s business.
+//! The [`Store`] trait is shaped like object storage: whole-object `put`, `get`, ranged reads,
+//! prefix listing and delete — no appends, no renames, no directories. Names are `/`-separated
+//! keys such as `packs/ab/abcdef…`. Two stores implement it: [`LocalStore`] (a directory) and
+//! [`S3Store`] (S3 and S3-compatible servers). This module knows nothing about what the objects
+//! mean; that is [`crate::repo`]'s business.
 
 mod local;
+mod s3;
+mod s3_error;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use local::LocalStore;
+pub use s3::{S3Options, S3Store};
 
 /// An error from a store, naming the store location and the object.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,15 @@ pub enum StoreError {
         name: String,
         #[source]
         source: std::io::Error,
+    },
+
+    /// A request to object storage failed (after its retries); `reason` says why and what to do.
+    #[error("{location}: {action} {name}: {reason}")]
+    Remote {
+        location: String,
+        action: &'static str,
+        name: String,
+        reason: String,
     },
 
     /// A repository location that names no supported store.
@@ -95,10 +107,17 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Whether an object of that name exists.
     fn exists(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// How many `put`s of large objects are worth running at once (the backup writer stores
+    /// that many packs in parallel). A local disk gains nothing from more than one; object
+    /// storage hides each request's latency behind the others.
+    fn upload_concurrency(&self) -> usize {
+        1
+    }
 }
 
-/// Opens the store a `--repo` argument names. Today: a local directory (a plain path or a
-/// `file://` URL). Object storage URLs are reported as not yet supported.
+/// Opens the store a `--repo` argument names: a local directory (a plain path or a `file://`
+/// URL) or `s3://bucket/prefix`, configured from the environment ([`S3Options::from_env`]).
 pub fn from_location(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     if location.trim().is_empty() {
         return Err(StoreError::BadLocation {
@@ -109,11 +128,18 @@ pub fn from_location(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = location.strip_prefix("file://") {
         return Ok(Arc::new(LocalStore::new(PathBuf::from(path))));
     }
+    if location.starts_with("s3://") {
+        let options = S3Options::from_env().map_err(|reason| StoreError::BadLocation {
+            location: location.to_string(),
+            reason,
+        })?;
+        return Ok(Arc::new(S3Store::open(location, &options)?));
+    }
     if let Some((scheme, _)) = location.split_once("://") {
         return Err(StoreError::BadLocation {
             location: location.to_string(),
             reason: format!(
-                "{scheme}:// repositories are not supported yet; use a local directory"
+                "{scheme}:// repositories are not supported; use s3://BUCKET/PREFIX or a local directory"
             ),
         });
     }
@@ -151,10 +177,11 @@ mod tests {
     }
 
     #[test]
-    fn object_storage_urls_are_not_supported_yet() {
-        let err = from_location("s3://bucket/prefix").unwrap_err();
+    fn unknown_url_schemes_are_refused() {
+        let err = from_location("ftp://host/x").unwrap_err();
         assert!(err
             .to_string()
-            .contains("s3:// repositories are not supported yet"));
+            .contains("ftp:// repositories are not supported"));
+        assert!(from_location("s3://").is_err());
     }
 }

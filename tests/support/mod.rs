@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod backup_suite;
+pub mod repo;
+pub mod s3;
 pub mod sqlite;
 
 use std::os::unix::fs::PermissionsExt;
@@ -176,6 +179,19 @@ fn wait_ready(port: u16) -> bool {
     false
 }
 
+/// `hint` in lower-case ASCII letters and digits, anything else replaced by `other`.
+pub fn lowercase_name(hint: &str, other: char) -> String {
+    hint.chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                other
+            }
+        })
+        .collect()
+}
+
 /// A database of its own for one test.
 pub struct TestDb {
     pub name: String,
@@ -187,16 +203,7 @@ impl TestDb {
     pub fn new(hint: &str) -> TestDb {
         let c = cluster();
         let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let clean: String = hint
-            .chars()
-            .map(|ch| {
-                if ch.is_ascii_alphanumeric() {
-                    ch.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let clean = lowercase_name(hint, '_');
         let name = format!("t{n}_{clean}");
         let mut admin = postgres::Client::connect(
             &format!(
@@ -278,13 +285,97 @@ impl TestDb {
     }
 }
 
-/// Runs the `strata` binary with `args`.
-pub fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
+/// The repository passphrase every test uses (through `STRATA_PASSWORD`).
+pub const TEST_PASSPHRASE: &str = "strata test passphrase";
+
+/// A `strata` command with the test environment: repositories are encrypted by default, so
+/// `STRATA_PASSWORD` is [`TEST_PASSPHRASE`] and new keys use trivial KDF parameters
+/// (`STRATA_TEST_INSECURE_KDF=1`) to keep the suite fast; no other passphrase source leaks in.
+/// [`s3::strata_command`] adds the S3 environment to it.
+pub fn test_environment_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command
         .args(args)
         .env_remove("PGPASSWORD")
-        .output()
-        .expect("could not run strata")
+        .env_remove("STRATA_PASSWORD_FILE")
+        .env_remove("STRATA_PASSWORD_COMMAND")
+        .env_remove("STRATA_NEW_PASSWORD")
+        .env("STRATA_PASSWORD", TEST_PASSPHRASE)
+        .env("STRATA_TEST_INSECURE_KDF", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs the `strata` binary with `args` in the test environment ([`strata_command`]).
+pub fn strata(args: &[&str]) -> Output {
+    strata_command(args).output().expect("could not run strata")
+}
+
+/// Bytes as text, for messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A command's exit code, stdout and stderr, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// Every file below `dir` (none if it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Opens (and unlocks with [`TEST_PASSPHRASE`]) the repository at `path` through the library.
+pub fn open_repo(path: &Path) -> strata::repo::Repository {
+    let store = strata::store::from_location(path.to_str().expect("UTF-8 path")).unwrap();
+    open_repo_in(store)
+}
+
+/// [`open_repo`] in any store (a directory or an S3 bucket).
+pub fn open_repo_in(store: std::sync::Arc<dyn strata::store::Store>) -> strata::repo::Repository {
+    strata::repo::Repository::open_with(store, || {
+        Ok(strata::repo::Passphrase::new(TEST_PASSPHRASE.to_string()))
+    })
+    .unwrap()
+}
+
+/// Creates an encrypted repository at `path` with `config`'s parameters (e.g. small packs),
+/// unlocked by [`TEST_PASSPHRASE`], as `strata init` would with the test environment.
+pub fn init_repo_with(path: &Path, config: strata::repo::Config) -> strata::repo::Repository {
+    let store = strata::store::from_location(path.to_str().expect("UTF-8 path")).unwrap();
+    init_repo_in(store, config)
+}
+
+/// [`init_repo_with`] in any store (a directory or an S3 bucket).
+pub fn init_repo_in(
+    store: std::sync::Arc<dyn strata::store::Store>,
+    config: strata::repo::Config,
+) -> strata::repo::Repository {
+    strata::repo::Repository::init_encrypted(
+        store,
+        config,
+        &strata::repo::Passphrase::new(TEST_PASSPHRASE.to_string()),
+        strata::repo::KdfParams::insecure_for_tests().unwrap(),
+    )
+    .unwrap()
 }
 
 /// Runs the `strata` binary with `args` as an unprivileged user (`nobody` when the tests run
@@ -295,6 +386,13 @@ pub fn strata_unprivileged(args: &[&str]) -> Output {
         .env_remove("PGPASSWORD")
         .output()
         .expect("could not run strata")
+}
+
+/// The command [`strata`] runs, to add environment or run it in the background: the test
+/// environment ([`test_environment_command`]) and, once this test binary has started the S3
+/// test server, the environment that reaches it ([`s3::S3Server::env`]).
+pub fn strata_command(args: &[&str]) -> Command {
+    s3::strata_command(args, &s3::shared_env())
 }
 
 /// Whether the tests run as root (see [`strata_unprivileged`]).

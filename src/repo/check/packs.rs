@@ -1,8 +1,8 @@
 //! The whole-repository part of a check: packs and index files against each other, without
 //! regard to which backups need what. Every stored pack's trailer must read, and its blobs must
-//! fill the space between header and trailer exactly (a pack of the wrong size is damaged);
-//! every entry of every index file must agree with its pack's trailer, and every pack an index
-//! file lists must exist. Packs that no index file lists are noted, not reported as damage.
+//! fill the space between header (none in an encrypted pack) and trailer exactly (a pack of
+//! the wrong size is damaged); every entry of every index file must agree with its pack's
+//! trailer, and every pack an index file lists must exist. Packs that no index file lists are noted, not reported as damage.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,7 +10,7 @@ use super::super::error::RepoResult;
 use super::super::id::{BlobId, PackId};
 use super::super::index::{self, read_index_file, read_trailer_and_start, TrailerError};
 use super::super::layout;
-use super::super::pack::{PackEntry, HEADER_LEN};
+use super::super::pack::{self, PackEntry};
 use super::{Checker, Problem, ProblemKind};
 
 impl Checker<'_> {
@@ -19,7 +19,8 @@ impl Checker<'_> {
         let trailers = self.read_trailers()?;
         for name in index::index_file_names(self.repo.store())? {
             // A damaged index file was reported when the index was loaded.
-            let Ok(listings) = read_index_file(self.repo.store(), &name)? else {
+            let Ok(listings) = read_index_file(self.repo.store(), self.repo.crypto(), &name)?
+            else {
                 continue;
             };
             for (pack, entries) in listings {
@@ -60,16 +61,19 @@ impl Checker<'_> {
             }
             self.packs_examined.insert(pack);
             let name = layout::pack_name(&pack);
-            let (entries, trailer_start) = match read_trailer_and_start(self.repo.store(), &name) {
-                Ok(found) => found,
-                Err(TrailerError::Store(e)) if e.is_not_found() => continue,
-                Err(TrailerError::Store(e)) => return Err(e.into()),
-                Err(TrailerError::Damaged(reason)) => {
-                    self.damaged_pack(pack, format!("trailer: {reason}"));
-                    continue;
-                }
-            };
-            if let Err(reason) = blobs_fill_the_pack(&entries, trailer_start, size) {
+            let (entries, trailer_start) =
+                match read_trailer_and_start(self.repo.store(), self.repo.crypto(), &name) {
+                    Ok(found) => found,
+                    Err(TrailerError::Store(e)) if e.is_not_found() => continue,
+                    Err(TrailerError::Store(e)) => return Err(e.into()),
+                    Err(TrailerError::Damaged(reason)) => {
+                        self.damaged_pack(pack, format!("trailer: {reason}"));
+                        continue;
+                    }
+                };
+            let blob_area_start = pack::header_len(self.repo.crypto()) as u64;
+            if let Err(reason) = blobs_fill_the_pack(&entries, blob_area_start, trailer_start, size)
+            {
                 self.damaged_pack(pack, reason);
                 continue;
             }
@@ -143,9 +147,14 @@ impl Checker<'_> {
     }
 }
 
-/// The blobs lie back to back from the header to the trailer: a pack of any other size was
-/// truncated, extended or written wrong.
-fn blobs_fill_the_pack(entries: &[PackEntry], trailer_start: u64, size: u64) -> Result<(), String> {
+/// The blobs lie back to back from the header (the pack's start in an encrypted pack) to the
+/// trailer: a pack of any other size was truncated, extended or written wrong.
+fn blobs_fill_the_pack(
+    entries: &[PackEntry],
+    blob_area_start: u64,
+    trailer_start: u64,
+    size: u64,
+) -> Result<(), String> {
     let mut spans: Vec<(u64, u64)> = entries
         .iter()
         .map(|e| {
@@ -156,7 +165,7 @@ fn blobs_fill_the_pack(entries: &[PackEntry], trailer_start: u64, size: u64) -> 
         })
         .collect();
     spans.sort();
-    let mut expected = HEADER_LEN as u64;
+    let mut expected = blob_area_start;
     for (start, end) in spans {
         if start != expected {
             return Err(format!(
