@@ -50,6 +50,9 @@ q() { printf '%q' "$1"; }
 sq() { local s=${1//\'/\'\"\'\"\'}; printf "'%s'" "$s"; }
 unset PGOPTIONS PGSERVICE PGSERVICEFILE PGSSLMODE PGAPPNAME PGTARGETSESSIONATTRS
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSFILE STRATA_TIMINGS
+# The repository is encrypted (as `strata init` makes it): the same for both contenders.
+unset STRATA_PASSWORD_FILE STRATA_PASSWORD_COMMAND STRATA_TEST_INSECURE_KDF STRATA_SANITIZE_KEY
+export STRATA_PASSWORD=strata-bench-passphrase
 
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 strata=${STRATA_BIN:-$target_dir/release/strata}

@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -30,10 +30,10 @@ fn describe(out: &Output) -> String {
     )
 }
 
-/// Runs strata with `STRATA_SANITIZE_KEY` set to `key` (or unset).
+/// Runs strata in the test environment (repository passphrase included) with
+/// `STRATA_SANITIZE_KEY` set to `key` (or unset).
 fn strata_with_key(key: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
-    command.args(args).env_remove("PGPASSWORD");
+    let mut command = support::test_environment_command(args);
     match key {
         Some(key) => command.env("STRATA_SANITIZE_KEY", key),
         None => command.env_remove("STRATA_SANITIZE_KEY"),
