@@ -114,7 +114,7 @@ pub fn selected(patterns: &[String], qualified_name: &str) -> bool {
 /// huge table is not one long serial stream (`STRATA_BACKUP_PART_BYTES` overrides it).
 const DEFAULT_PART_BYTES: u64 = 256 * 1024 * 1024;
 
-fn part_bytes() -> u64 {
+pub(crate) fn part_bytes() -> u64 {
     std::env::var("STRATA_BACKUP_PART_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())

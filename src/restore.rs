@@ -16,9 +16,13 @@
 //! row stream is adapted to its converted column types on the way in (`convert::rows`), and
 //! identity sequences are set past the highest id loaded instead of restoring SQLite's
 //! counters.
+//!
+//! The three phases ([`load_into`]) take their rows from a [`RowSource`] — a backup here, a
+//! live database for `copy` — and may pass them through a [`RowTransform`] (sanitizing).
 
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -52,6 +56,73 @@ pub struct RestoreOptions {
     /// Across engines: leave out the objects the conversion cannot translate (named in the
     /// report) instead of refusing.
     pub allow_lossy: bool,
+    /// Rewrites every table's rows on their way into the target (sanitizing, see
+    /// [`crate::sanitize`]); `None` loads them as they are.
+    pub rows: Option<Arc<dyn RowTransform>>,
+}
+
+/// Rewrites rows between the source and the target. Every table's COPY text passes through
+/// [`RowTransform::rows`] before the loader sees a byte of it; [`RowTransform::before_load`]
+/// runs on the empty tables and [`RowTransform::after_load`] once every row is in, before
+/// keys and indexes are built.
+pub trait RowTransform: Send + Sync + std::fmt::Debug {
+    /// The stream the loader reads instead of `rows` (COPY text of `table`, in its columns).
+    fn rows<'a>(&'a self, table: &DataTable, rows: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>>;
+    /// Statements run in one transaction before any row is loaded (e.g. checks).
+    fn before_load(&self) -> Vec<String>;
+    /// Statements run in one transaction after the rows are loaded (e.g. row filters).
+    fn after_load(&self) -> Vec<String>;
+}
+
+/// Where the rows of a load come from: a backup's segments, or a live database's export.
+pub trait RowSource: Sync {
+    /// The tables that have rows, in the source's order.
+    fn tables(&self) -> Result<Vec<SourceTable>>;
+    /// A reader for one loading thread (a database session, for a live source).
+    fn reader(&self) -> Result<Box<dyn PartReader + '_>>;
+}
+
+/// A table of a [`RowSource`]: its stream, in how many parts, and how many rows it holds.
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    /// The table's name in the source (for reports and `--table` patterns).
+    pub name: String,
+    /// The table as the loader writes it (converted, across engines).
+    pub table: DataTable,
+    /// Parts that can be loaded at once (at least 1).
+    pub parts: usize,
+    /// Rows the source holds, when it knows (checked once every part is loaded).
+    pub rows: Option<u64>,
+}
+
+/// Streams parts of a source's tables.
+pub trait PartReader {
+    /// Hands part `part` of table number `table` (an index into [`RowSource::tables`]) to
+    /// `load` as COPY text; returns what `load` returned.
+    fn read(
+        &mut self,
+        table: usize,
+        part: usize,
+        load: &mut dyn FnMut(&mut dyn Read) -> Result<u64>,
+    ) -> Result<u64>;
+}
+
+/// What a load writes: a schema, its rows and its sequence positions.
+pub struct Load<'a> {
+    /// Names the source in messages (`backup 7b11705a`, a database).
+    pub source: String,
+    pub schema: &'a Schema,
+    /// `None`: the schema only.
+    pub rows: Option<&'a dyn RowSource>,
+    pub sequences: SequencePositions<'a>,
+}
+
+/// How sequences are positioned once the rows are in.
+pub enum SequencePositions<'a> {
+    /// At the source's values.
+    Values(&'a [SequenceState]),
+    /// By statements (across engines: identity sequences past the highest id loaded).
+    Script(Vec<String>),
 }
 
 /// Rows loaded per table.
@@ -84,62 +155,38 @@ pub fn restore(
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
 ) -> Result<RestoreReport> {
-    let mut schema = backup
-        .manifest
-        .schema
-        .clone()
-        .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
-    adapt_access(&mut schema, options);
-    let cross = cross_engine(&schema, backup, target, options)?;
-    if let Some(cross) = &cross {
-        schema = cross.conversion.schema.clone();
-    }
+    let (schema, cross) = prepare_schema(backup, target, options)?;
     verify_backup(repo, backup, options)?;
-    // A SQLite target is a file to create (or an empty one to fill): open it for writing.
-    let mut database: Box<dyn engine::Engine> = match target {
-        Target::Sqlite(path) => Box::new(engine::sqlite::Sqlite::open_for_restore(path)?),
-        Target::Postgres(_) => engine::open(target)?,
-    };
-    if !options.data_only {
-        check_prerequisites(database.as_mut(), &schema, target)?;
-        prepare_target(database.as_mut(), target, options.clean)?;
-    }
-    let (pre, post) = match schema.engine {
-        EngineKind::Sqlite => engine::sqlite::render::creation_phases(&schema),
-        EngineKind::Postgres => split_phases(database.dialect()?.creation_script(&schema)),
-    };
-    let mut loader = database.loader()?;
     let with_data = !options.schema_only && backup.manifest.kind != BackupKind::SchemaOnly;
-    if !options.data_only {
-        loader.run_script(&pre)?;
-    }
-    let mut tables = Vec::new();
-    let mut sequence_count = backup.manifest.all_sequences().count();
-    if with_data {
-        let rows = cross.as_ref().map(|c| &c.rows);
-        tables = load_tables(repo, backup, database.as_ref(), options, progress, rows)?;
-        let sequences: Vec<SequenceState> = backup
-            .manifest
-            .all_sequences()
-            .map(|s| SequenceState {
-                name: s.name.clone(),
-                last_value: s.last_value,
-                is_called: s.is_called,
-            })
-            .collect();
-        match &cross {
-            Some(_) => {
-                let positions = rows::identity_positions(&schema, &sequences);
-                sequence_count = positions.len();
-                loader.run_script(&positions)?;
-            }
-            None => loader.set_sequences(&sequences)?,
-        }
-    }
-    if !options.data_only {
-        loader.run_script(&post)?;
-    }
-    tables.sort_by(|a, b| a.table.cmp(&b.table));
+    let sequences: Vec<SequenceState> = backup
+        .manifest
+        .all_sequences()
+        .map(|s| SequenceState {
+            name: s.name.clone(),
+            last_value: s.last_value,
+            is_called: s.is_called,
+        })
+        .collect();
+    let positions = match &cross {
+        Some(_) => SequencePositions::Script(rows::identity_positions(&schema, &sequences)),
+        None => SequencePositions::Values(&sequences),
+    };
+    let sequence_count = match &positions {
+        SequencePositions::Script(script) if with_data => script.len(),
+        _ => sequences.len(),
+    };
+    let rows = BackupRows {
+        repo,
+        backup,
+        converted: cross.as_ref().map(|c| &c.rows),
+    };
+    let load = Load {
+        source: format!("backup {}", backup.id),
+        schema: &schema,
+        rows: with_data.then_some(&rows as &dyn RowSource),
+        sequences: positions,
+    };
+    let tables = load_into(target, &load, options, progress)?;
     Ok(RestoreReport {
         backup: backup.id.to_string(),
         tables,
@@ -150,6 +197,88 @@ pub fn restore(
             ..c.conversion.report
         }),
     })
+}
+
+/// The schema a restore of `backup` creates in `target`: the backup's (owners and grants
+/// adapted), or its conversion when the engines differ. What rules about the rows (sanitizing)
+/// are checked against.
+pub fn target_schema(backup: &Backup, target: &Target, options: &RestoreOptions) -> Result<Schema> {
+    prepare_schema(backup, target, options).map(|(schema, _)| schema)
+}
+
+fn prepare_schema(
+    backup: &Backup,
+    target: &Target,
+    options: &RestoreOptions,
+) -> Result<(Schema, Option<CrossEngine>)> {
+    let mut schema = backup
+        .manifest
+        .schema
+        .clone()
+        .ok_or_else(|| Error::Unsupported(format!("backup {} holds no schema", backup.id)))?;
+    adapt_access(&mut schema, options);
+    let cross = cross_engine(&schema, backup, target, options)?;
+    if let Some(cross) = &cross {
+        schema = cross.conversion.schema.clone();
+    }
+    Ok((schema, cross))
+}
+
+/// Creates `load.schema` in `target` and fills it, in three phases: pre-data, the rows (on
+/// `options.jobs` sessions), post-data. Shared by restore and copy. Returns the rows loaded
+/// per table, sorted by table.
+pub fn load_into(
+    target: &Target,
+    load: &Load<'_>,
+    options: &RestoreOptions,
+    progress: &(dyn Fn(&TableRestored) + Sync),
+) -> Result<Vec<TableRestored>> {
+    let schema = load.schema;
+    // A SQLite target is a file to create (or an empty one to fill): open it for writing.
+    let mut database: Box<dyn engine::Engine> = match target {
+        Target::Sqlite(path) => Box::new(engine::sqlite::Sqlite::open_for_restore(path)?),
+        Target::Postgres(_) => engine::open(target)?,
+    };
+    if database.kind() != schema.engine {
+        return Err(Error::Unsupported(format!(
+            "{} is of a {} database and {} is {}: restoring across engines is not supported yet",
+            load.source,
+            schema.engine,
+            target.display(),
+            database.kind()
+        )));
+    }
+    if !options.data_only {
+        check_prerequisites(database.as_mut(), schema, target)?;
+        prepare_target(database.as_mut(), target, options.clean)?;
+    }
+    let (pre, post) = match schema.engine {
+        EngineKind::Sqlite => engine::sqlite::render::creation_phases(schema),
+        EngineKind::Postgres => split_phases(database.dialect()?.creation_script(schema)),
+    };
+    let mut loader = database.loader()?;
+    if !options.data_only {
+        loader.run_script(&pre)?;
+    }
+    let mut tables = Vec::new();
+    if let Some(rows) = load.rows {
+        if let Some(transform) = &options.rows {
+            loader.run_script(&transform.before_load())?;
+        }
+        tables = load_tables(rows, database.as_ref(), options, progress)?;
+        match &load.sequences {
+            SequencePositions::Values(values) => loader.set_sequences(values)?,
+            SequencePositions::Script(script) => loader.run_script(script)?,
+        }
+        if let Some(transform) = &options.rows {
+            loader.run_script(&transform.after_load())?;
+        }
+    }
+    if !options.data_only {
+        loader.run_script(&post)?;
+    }
+    tables.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(tables)
 }
 
 /// The conversion a backup of another engine needs (SQLite into PostgreSQL), refused when it
@@ -178,6 +307,76 @@ fn cross_engine(
             backup.id,
             target.display()
         ))),
+    }
+}
+
+/// A backup's table segments, read (and verified chunk by chunk) from the repository.
+struct BackupRows<'a> {
+    repo: &'a Repository,
+    backup: &'a Backup,
+    /// Across engines: how the rows load into the converted tables.
+    converted: Option<&'a RowConversion>,
+}
+
+impl RowSource for BackupRows<'_> {
+    fn tables(&self) -> Result<Vec<SourceTable>> {
+        self.backup
+            .manifest
+            .tables
+            .iter()
+            .map(|entry| {
+                let table = DataTable {
+                    name: entry.name.clone(),
+                    columns: entry.columns.clone(),
+                    size_bytes: entry.bytes as i64,
+                };
+                // Across engines the rows load into the converted table.
+                let table = match self.converted {
+                    Some(c) => {
+                        c.table(&entry.name, &entry.columns, table.size_bytes)?
+                            .table
+                    }
+                    None => table,
+                };
+                Ok(SourceTable {
+                    name: entry.name.clone(),
+                    table,
+                    parts: entry.segments.len().max(1),
+                    rows: Some(entry.rows),
+                })
+            })
+            .collect()
+    }
+
+    fn reader(&self) -> Result<Box<dyn PartReader + '_>> {
+        Ok(Box::new(BackupRows {
+            repo: self.repo,
+            backup: self.backup,
+            converted: self.converted,
+        }))
+    }
+}
+
+impl PartReader for BackupRows<'_> {
+    fn read(
+        &mut self,
+        table: usize,
+        part: usize,
+        load: &mut dyn FnMut(&mut dyn Read) -> Result<u64>,
+    ) -> Result<u64> {
+        let entry = &self.backup.manifest.tables[table];
+        if entry.segments.is_empty() {
+            return load(&mut std::io::empty());
+        }
+        let stream = self.repo.read_segment(self.backup, entry, part)?;
+        match self.converted {
+            // Across engines each value is adapted to its converted column.
+            Some(c) => {
+                let rows = c.table(&entry.name, &entry.columns, entry.bytes as i64)?;
+                load(&mut rows.adapt(stream, part))
+            }
+            None => load(&mut { stream }),
+        }
     }
 }
 
@@ -360,30 +559,28 @@ pub fn split_phases(statements: Vec<Statement>) -> (Vec<String>, Vec<String>) {
     (sql, post)
 }
 
-/// Loads every table's rows on `jobs` sessions. A table backed up in several parts is loaded
-/// part by part, on several sessions at once (PostgreSQL allows concurrent COPY into one
-/// table); the row counts are checked against the backup's once all parts are in.
+/// Loads every table's rows on `jobs` sessions. A table in several parts is loaded part by
+/// part, on several sessions at once (PostgreSQL allows concurrent COPY into one table); the
+/// row counts are checked against the source's once all parts are in.
 fn load_tables(
-    repo: &Repository,
-    backup: &Backup,
+    source: &dyn RowSource,
     database: &dyn engine::Engine,
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
-    converted: Option<&RowConversion>,
 ) -> Result<Vec<TableRestored>> {
-    let entries: Vec<_> = backup
-        .manifest
-        .tables
-        .iter()
-        .filter(|t| crate::backup::selected(&options.tables, &t.name))
+    let entries: Vec<(usize, SourceTable)> = source
+        .tables()?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| crate::backup::selected(&options.tables, &t.name))
         .collect();
-    // One task per segment, biggest tables first.
+    // One task per part, biggest tables first.
     let mut tasks: Vec<(usize, usize)> = entries
         .iter()
         .enumerate()
-        .flat_map(|(e, entry)| (0..entry.segments.len().max(1)).map(move |s| (e, s)))
+        .flat_map(|(e, (_, entry))| (0..entry.parts.max(1)).map(move |s| (e, s)))
         .collect();
-    tasks.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].bytes), e, s));
+    tasks.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].1.table.size_bytes), e, s));
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<u64>> = Mutex::new(vec![0; entries.len()]);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -396,36 +593,24 @@ fn load_tables(
             let (next, rows, failure, entries, tasks) = (&next, &rows, &failure, &entries, &tasks);
             scope.spawn(move || {
                 let mut run = || -> Result<()> {
+                    let mut reader = source.reader()?;
                     loop {
                         if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                             return Ok(());
                         }
-                        let Some(&(e, segment)) = tasks.get(next.fetch_add(1, Ordering::SeqCst))
+                        let Some(&(e, part)) = tasks.get(next.fetch_add(1, Ordering::SeqCst))
                         else {
                             return Ok(());
                         };
-                        let entry = entries[e];
-                        let table = DataTable {
-                            name: entry.name.clone(),
-                            columns: entry.columns.clone(),
-                            size_bytes: entry.bytes as i64,
-                        };
-                        // Across engines the rows load into the converted table, adapted.
-                        let adapted = converted
-                            .map(|c| c.table(&entry.name, &entry.columns, table.size_bytes))
-                            .transpose()?;
-                        let count = if entry.segments.is_empty() {
-                            let target = adapted.as_ref().map_or(&table, |a| &a.table);
-                            loader.copy_in(target, &mut std::io::empty())?
-                        } else {
-                            let mut stream = repo.read_segment(backup, entry, segment)?;
-                            match &adapted {
-                                Some(a) => {
-                                    loader.copy_in(&a.table, &mut a.adapt(stream, segment))?
+                        let (index, entry) = &entries[e];
+                        let table = &entry.table;
+                        let count =
+                            reader.read(*index, part, &mut |stream| match &options.rows {
+                                Some(transform) => {
+                                    loader.copy_in(table, &mut transform.rows(table, stream)?)
                                 }
-                                None => loader.copy_in(&table, &mut stream)?,
-                            }
-                        };
+                                None => loader.copy_in(table, stream),
+                            })?;
                         if let Ok(mut r) = rows.lock() {
                             r[e] += count;
                         }
@@ -446,11 +631,11 @@ fn load_tables(
         .into_inner()
         .map_err(|_| Error::Unsupported("a restore worker panicked".into()))?;
     let mut loaded = Vec::with_capacity(entries.len());
-    for (entry, count) in entries.iter().zip(rows) {
-        if count != entry.rows {
+    for ((_, entry), count) in entries.iter().zip(rows) {
+        if let Some(expected) = entry.rows.filter(|&n| n != count) {
             return Err(Error::Refused(format!(
-                "{}: loaded {count} rows, the backup holds {}",
-                entry.name, entry.rows
+                "{}: loaded {count} rows, the source holds {expected}",
+                entry.name
             )));
         }
         let done = TableRestored {

@@ -6,6 +6,7 @@ mod backup;
 mod check;
 mod context;
 mod convert;
+mod copy;
 mod diff;
 mod drift;
 mod init;
@@ -18,6 +19,7 @@ mod promote;
 mod prune;
 mod repair;
 mod restore;
+mod sanitize;
 mod show;
 mod snapshot;
 mod source;
@@ -79,6 +81,11 @@ pub enum Command {
     /// Every environment of the project: reachable, schema hash, drift against the schema
     /// file, last backup (exit 1 when one is unreachable or drifted).
     Status(status::StatusArgs),
+    /// Copy a live database into another (one consistent snapshot, three-phase load),
+    /// optionally masking personal data on the way (--sanitize).
+    Copy(copy::CopyArgs),
+    /// Masking rules for sanitized copies: `sanitize check` finds columns they leave exposed.
+    Sanitize(sanitize::SanitizeCommand),
     /// Remove the backups a retention policy does not keep, and the data only they used.
     Prune(prune::PruneArgs),
     /// Find damage anywhere in a repository: packs, index files, backups (exit 1 when found).
@@ -91,7 +98,7 @@ pub enum Command {
 pub mod exit {
     /// Success; for diff-like commands, no differences.
     pub const OK: u8 = 0;
-    /// Differences or damage found (diff, drift, verify, check, repair).
+    /// Differences or damage found (diff, drift, verify, check, repair, sanitize check).
     pub const DIFFERENCES: u8 = 1;
     /// Any error.
     pub const ERROR: u8 = 2;
@@ -116,6 +123,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => restore::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Status(args) => status::run(args),
+        Command::Copy(args) => copy::run(args),
+        Command::Sanitize(args) => sanitize::run(args),
         Command::Prune(args) => prune::run(args),
         Command::Check(args) => check::run(args),
         Command::Repair(args) => repair::run(args),

@@ -45,6 +45,8 @@ pub struct RestoreArgs {
     /// Rename a role while restoring owners, grants and policies: OLD=NEW (repeatable).
     #[arg(long = "role-map", value_name = "OLD=NEW", value_parser = parse_role_map)]
     pub role_map: Vec<(String, String)>,
+    #[command(flatten)]
+    pub sanitize: super::sanitize::SanitizeArgs,
     /// Print the per-table report as JSON (with the conversion's report under "conversion"
     /// when the backup is of another engine).
     #[arg(long)]
@@ -68,7 +70,7 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
     let repo = super::password::open_repository(&args.repo, &args.password)?;
     let backup = repo.load_backup(&args.id)?;
     let target = super::context::database(&args.to)?;
-    let options = RestoreOptions {
+    let mut options = RestoreOptions {
         schema_only: args.schema_only,
         data_only: args.data_only,
         tables: args.tables.clone(),
@@ -78,7 +80,17 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         with_owners: args.with_owners,
         role_map: args.role_map.clone(),
         allow_lossy: args.allow_lossy,
+        rows: None,
     };
+    // The rules are checked against the schema the target gets (converted, across engines).
+    let sanitizer = match &args.sanitize.sanitize {
+        Some(_) => {
+            let schema = restore::target_schema(&backup, &target, &options)?;
+            args.sanitize.sanitizer(&schema, args.data_only)?
+        }
+        None => None,
+    };
+    options.rows = super::sanitize::as_transform(&sanitizer);
     let on_terminal = std::io::stderr().is_terminal() && !args.json;
     let progress = |t: &TableRestored| {
         if on_terminal {
@@ -93,21 +105,29 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         );
         super::convert::write_report(conversion, None, false)?;
     }
+    let sanitized = super::sanitize::summary(sanitizer.as_deref(), &target)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
+        println!("{}", super::sanitize::json_with(&report, &sanitized));
     } else {
-        let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
-        println!(
-            "restored backup {} into {}: {} tables, {} rows, {} sequences",
+        let what = format!(
+            "restored backup {} into {}",
             backup.id.short(),
-            target.display(),
-            report.tables.len(),
-            rows,
-            report.sequences
+            target.display()
         );
-        for t in &report.tables {
-            println!("  {:<40} {:>12} rows", t.table, t.rows);
-        }
+        print_loaded(&what, &report.tables, report.sequences);
+        super::sanitize::print_summary(&sanitized);
     }
     Ok(ExitCode::from(super::exit::OK))
+}
+
+/// The one-line summary of a load and its rows per table (restore and copy).
+pub(super) fn print_loaded(what: &str, tables: &[TableRestored], sequences: usize) {
+    let rows: u64 = tables.iter().map(|t| t.rows).sum();
+    println!(
+        "{what}: {} tables, {rows} rows, {sequences} sequences",
+        tables.len()
+    );
+    for t in tables {
+        println!("  {:<40} {:>12} rows", t.table, t.rows);
+    }
 }

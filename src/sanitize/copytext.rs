@@ -1,0 +1,202 @@
+//! One field of PostgreSQL COPY text, in and out: the stream format both engines use for rows
+//! (see the `//!` of `engine::sqlite::data` for how SQLite's storage classes ride on it).
+//!
+//! Decoding follows PostgreSQL's COPY input rules (`\b \f \n \r \t \v \\`, `\ooo` octal, `\xhh`
+//! hex, any other escaped character stands for itself, `\N` alone is NULL). Encoding writes
+//! what a masked value needs: text escaped, numbers as they are, bytes as `\\x` hex, and — for a
+//! SQLite column — text that would read back as a number or a blob marked the way the SQLite
+//! loader expects.
+
+use rusqlite::types::ValueRef;
+
+/// A decoded field (borrowing the raw field when it has no escapes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field<'a> {
+    pub bytes: std::borrow::Cow<'a, [u8]>,
+    /// The raw field began with an octal escape: SQLite's marker for "text, whatever it reads
+    /// like".
+    pub marked_text: bool,
+}
+
+/// Whether a raw field is NULL.
+pub fn is_null(raw: &[u8]) -> bool {
+    raw == b"\\N"
+}
+
+/// Decodes a raw (non-NULL) field.
+pub fn decode(raw: &[u8]) -> Field<'_> {
+    let marked_text = raw.len() >= 2 && raw[0] == b'\\' && (b'0'..=b'7').contains(&raw[1]);
+    if !raw.contains(&b'\\') {
+        return Field {
+            bytes: std::borrow::Cow::Borrowed(raw),
+            marked_text,
+        };
+    }
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' || i + 1 >= raw.len() {
+            bytes.push(b);
+            i += 1;
+            continue;
+        }
+        let next = raw[i + 1];
+        i += 2;
+        match next {
+            b'b' => bytes.push(8),
+            b'f' => bytes.push(12),
+            b'n' => bytes.push(b'\n'),
+            b'r' => bytes.push(b'\r'),
+            b't' => bytes.push(b'\t'),
+            b'v' => bytes.push(11),
+            b'0'..=b'7' => {
+                let mut value = u32::from(next - b'0');
+                for _ in 0..2 {
+                    match raw.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            value = value * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                bytes.push((value & 0xff) as u8);
+            }
+            b'x' => match raw.get(i).and_then(|&h| hex_digit(h)) {
+                Some(high) => {
+                    i += 1;
+                    match raw.get(i).and_then(|&h| hex_digit(h)) {
+                        Some(low) => {
+                            i += 1;
+                            bytes.push(high * 16 + low);
+                        }
+                        None => bytes.push(high),
+                    }
+                }
+                None => bytes.push(b'x'),
+            },
+            other => bytes.push(other),
+        }
+    }
+    Field {
+        bytes: std::borrow::Cow::Owned(bytes),
+        marked_text,
+    }
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A masked value, ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Null,
+    /// Written as it is: a number, a boolean literal (never needs escaping).
+    Literal(String),
+    Text(String),
+    /// A byte string (`bytea`, a SQLite BLOB).
+    Bytes(Vec<u8>),
+}
+
+/// How text is written into the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextForm {
+    /// PostgreSQL: plain COPY escaping.
+    Plain,
+    /// SQLite: the column's TEXT affinity decides which texts need the marker.
+    Sqlite { text_affinity: bool },
+}
+
+/// Appends `value` in COPY text form.
+pub fn encode(out: &mut Vec<u8>, value: &Output, form: TextForm) {
+    match value {
+        Output::Null => out.extend_from_slice(b"\\N"),
+        Output::Literal(s) => out.extend_from_slice(s.as_bytes()),
+        Output::Text(s) => match form {
+            TextForm::Plain => escape(out, s.as_bytes()),
+            TextForm::Sqlite { text_affinity } => crate::engine::sqlite::data::write_value(
+                out,
+                ValueRef::Text(s.as_bytes()),
+                text_affinity,
+            ),
+        },
+        Output::Bytes(bytes) => {
+            out.extend_from_slice(b"\\\\x");
+            out.extend_from_slice(super::key::hex(bytes).as_bytes());
+        }
+    }
+}
+
+fn escape(out: &mut Vec<u8>, text: &[u8]) {
+    if !text
+        .iter()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        out.extend_from_slice(text);
+        return;
+    }
+    for &b in text {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// The bytes of a `bytea` / BLOB field in its `\x` hex form, if it is one.
+pub fn hex_bytes(text: &[u8]) -> Option<Vec<u8>> {
+    let digits = text.strip_prefix(b"\\x")?;
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks_exact(2)
+        .map(|p| Some(hex_digit(p[0])? * 16 + hex_digit(p[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_decode_as_postgresql_reads_them() {
+        assert_eq!(&*decode(b"a\\tb\\\\c\\nd").bytes, b"a\tb\\c\nd");
+        assert_eq!(&*decode(b"\\0642").bytes, b"42");
+        assert!(decode(b"\\0642").marked_text);
+        assert_eq!(&*decode(b"\\x41\\q").bytes, b"Aq");
+        assert!(is_null(b"\\N"));
+        assert_eq!(hex_bytes(b"\\x00ff"), Some(vec![0, 255]));
+    }
+
+    #[test]
+    fn encoding_round_trips_text() {
+        let text = "tab\there\\ and\nnewline";
+        let mut out = Vec::new();
+        encode(&mut out, &Output::Text(text.into()), TextForm::Plain);
+        assert_eq!(&*decode(&out).bytes, text.as_bytes());
+        out.clear();
+        // In a SQLite column without TEXT affinity, a numeric-looking text keeps its class.
+        encode(
+            &mut out,
+            &Output::Text("42".into()),
+            TextForm::Sqlite {
+                text_affinity: false,
+            },
+        );
+        assert_eq!(out, b"\\0642");
+        out.clear();
+        encode(&mut out, &Output::Bytes(vec![1, 171]), TextForm::Plain);
+        assert_eq!(out, b"\\\\x01ab");
+    }
+}
