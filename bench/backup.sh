@@ -197,11 +197,14 @@ if [[ -z "$restic_skip" ]]; then
 fi
 
 # --- shared hook pieces ----------------------------------------------------------------------
-# After the run (untimed): every table's exact row count, the keys and indexes, as in the source.
+# After the run (untimed): every table's exact row count, the keys and indexes, as in the source;
+# then the database goes (the next run creates it again), so that one restored copy at a time
+# takes disk space.
 same_rows() {
-    printf 'python3 %s --psql %s --url %s --expect %s --label %s' \
+    printf 'python3 %s --psql %s --url %s --expect %s --label %s && %s -X -q -d %s -c %s' \
         "$(q "$here/lib/check_restore.py")" "$(q "$psql")" "$(q "$base/$1")" \
-        "$(q "$work/expect_a.json")" "$(q "$2")"
+        "$(q "$work/expect_a.json")" "$(q "$2")" "$(q "$psql")" "$(q "$base/postgres")" \
+        "$(q "DROP DATABASE $1")"
 }
 # After a pg_dump run (untimed): the dump holds the data of every table.
 dump_complete() {
@@ -256,8 +259,7 @@ echo "### restore into an empty database (row counts, keys and indexes checked a
     --contender "copy_floor=$(sq "$psql") -X -q -v ON_ERROR_STOP=1 -d $(sq "$base/r_floor") -f $(sq "$work/floor_restore.sql")" \
     --before "copy_floor=$(fresh_db_cmd r_floor)" --after "copy_floor=$(same_rows r_floor "the COPY floor")" \
     --meta "benchmark=restore" "${meta[@]}" --json "$work/restore.json"
-bench_psql -d postgres -c 'DROP DATABASE r_strata' -c 'DROP DATABASE r_pg_restore' \
-    -c 'DROP DATABASE r_floor' -c CHECKPOINT
+bench_psql -d postgres -c CHECKPOINT
 rm -rf "$work/copy" "$work/ref.d"
 
 # === 3. verify ===============================================================================
