@@ -17,7 +17,7 @@ usage() {
     cat <<'EOF2'
 usage: bench/all.sh [options]
   --size-mb N        size of the `app` database for bench/backup.sh (default 200: the whole
-                     suite in about 10 minutes on 2 cores; bench/backup.sh alone defaults to 2000)
+                     suite in about 8 minutes on 2 cores; bench/backup.sh alone defaults to 2000)
   --tiny             every script's smoke run (CI; timings meaningless)
   --no-build         do not run `cargo build --release` (use $STRATA_BIN or target/release)
   --results-dir DIR  where the JSON results go (default bench/results)
