@@ -12,7 +12,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
 
 usage() {
     cat <<'EOF'
@@ -62,42 +63,16 @@ else
 fi
 plan_target_ms=100 # the project's stated target for planning 2,000 tables
 
-step() { printf '\n== %s\n' "$*" >&2; }
-q() { printf '%q' "$1"; } # quote for the /bin/sh hooks below
-
-# No libpq/Strata environment defaults that one contender might honour and the other not.
-unset PGOPTIONS PGSERVICE PGSERVICEFILE PGSSLMODE PGAPPNAME PGTARGETSESSIONATTRS
-unset PGHOST PGPORT PGUSER PGDATABASE PGPASSFILE STRATA_TIMINGS
-
-# --- build -----------------------------------------------------------------------------------
-target_dir=${CARGO_TARGET_DIR:-$repo/target}
-strata=${STRATA_BIN:-$target_dir/release/strata}
-if [[ $build == 1 && -z "${STRATA_BIN:-}" ]]; then
-    step "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet)
-fi
-[[ -x "$strata" ]] || { echo "diff.sh: no strata binary at $strata" >&2; exit 1; }
+bench_strata "$build"
+bench_workdir
 
 # --- cluster ---------------------------------------------------------------------------------
-# shellcheck source=lib/cluster.sh
-source "$here/lib/cluster.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-diff.XXXXXX")
-bench_on_exit rm -rf "$work"
-
 step "starting a throwaway PostgreSQL cluster"
 bench_cluster_start -c autovacuum=off
 psql=$BENCH_PG_BINDIR/psql
 pg_dump=$BENCH_PG_BINDIR/pg_dump
 
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n "$(git -C "$repo" status --porcelain 2>/dev/null | head -1)" ]]; then git_rev+="-dirty"; fi
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo || true)
-meta=(--meta "tiny=$tiny" --meta "utc=$stamp"
-    --meta "nproc=$(nproc)" --meta "kernel=$(uname -r)" --meta "cpu=$cpu_model"
-    --meta "postgres=$(bench_psql -d postgres -At -c 'SELECT version()')"
-    --meta "strata=$("$strata" --version 2>/dev/null || echo unknown)"
-    --meta "strata_bin=$strata" --meta "strata_git=$git_rev")
+bench_meta "tiny=$tiny"
 
 # === 1. diff of two wide schemas, in memory ==================================================
 step "part 1: loading the wide schema ($tables tables) and snapshotting it as A.json"
@@ -179,14 +154,10 @@ else
     echo "Pagila: $pagila_tables tables (partitions included), pagila.yaml $(stat -c %s "$work/pagila.yaml") bytes," \
         "pagila.sql $(stat -c %s "$work/pagila.sql") bytes" >&2
 
-    # Each run writes into a database created just before it (untimed): DROP + CREATE from
-    # template1. Afterwards (untimed) the database is snapshotted and must equal pagila.yaml,
-    # for strata and for the anchor alike.
+    # Each run writes into a database created just before it (untimed, fresh_db_cmd).
+    # Afterwards (untimed) the database is snapshotted and must equal pagila.yaml, for strata
+    # and for the anchor alike.
     base=$BENCH_PG_URL_BASE
-    fresh_db() {
-        printf '%s -X -q -v ON_ERROR_STOP=1 -d %s -c %s -c %s' "$(q "$psql")" "$(q "$base/postgres")" \
-            "$(q "DROP DATABASE IF EXISTS $1")" "$(q "CREATE DATABASE $1")"
-    }
     same_schema() {
         local snap=$work/after_$1.yaml
         printf '%s snapshot %s -o %s && { cmp -s %s %s || { echo "the schema in %s differs from pagila.yaml:"; diff -u %s %s | head -n 40; exit 1; }; }' \
@@ -197,9 +168,9 @@ else
     python3 "$here/lib/measure.py" \
         --rounds "$rounds" --anchor psql --server-pid "$BENCH_POSTMASTER_PID" \
         --contender "strata=$strata apply $work/pagila.yaml --to $base/apply_strata --yes" \
-        --before "strata=$(fresh_db apply_strata)" --after "strata=$(same_schema apply_strata)" \
+        --before "strata=$(fresh_db_cmd apply_strata)" --after "strata=$(same_schema apply_strata)" \
         --contender "psql=$psql -X -q -v ON_ERROR_STOP=1 -f $work/pagila.sql $base/apply_psql" \
-        --before "psql=$(fresh_db apply_psql)" --after "psql=$(same_schema apply_psql)" \
+        --before "psql=$(fresh_db_cmd apply_psql)" --after "psql=$(same_schema apply_psql)" \
         --meta "benchmark=apply" --meta "dataset=pagila" --meta "pagila_tables=$pagila_tables" \
         --meta "pagila_source=$pagila_src" --meta "psql=$("$psql" --version)" \
         --meta "pg_dump=$("$pg_dump" --version)" "${meta[@]}" \

@@ -10,7 +10,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
 
 usage() {
     cat <<'EOF'
@@ -46,26 +47,8 @@ done
 [[ "$tables" =~ ^[1-9][0-9]*$ ]] || { echo "snapshot.sh: --tables must be a positive integer" >&2; exit 2; }
 [[ "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 3 ]] || { echo "snapshot.sh: --rounds must be an integer >= 3" >&2; exit 2; }
 
-step() { printf '\n== %s\n' "$*" >&2; }
-
-# The contenders must both see exactly the URL we give them: no libpq/Strata environment
-# defaults that one of them might honour and the other not.
-unset PGOPTIONS PGSERVICE PGSERVICEFILE PGSSLMODE PGAPPNAME PGTARGETSESSIONATTRS
-
-# --- build -----------------------------------------------------------------------------------
-target_dir=${CARGO_TARGET_DIR:-$repo/target}
-strata=${STRATA_BIN:-$target_dir/release/strata}
-if [[ $build == 1 && -z "${STRATA_BIN:-}" ]]; then
-    step "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet)
-fi
-[[ -x "$strata" ]] || { echo "snapshot.sh: no strata binary at $strata" >&2; exit 1; }
-
-# --- cluster and dataset ---------------------------------------------------------------------
-# shellcheck source=lib/cluster.sh
-source "$here/lib/cluster.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-snapshot.XXXXXX")
-bench_on_exit rm -rf "$work"
+bench_strata "$build"
+bench_workdir
 
 step "starting a throwaway PostgreSQL cluster"
 # autovacuum off: the catalogs are vacuumed and analyzed once, explicitly, after the load, so
@@ -136,12 +119,10 @@ echo "  ok  pg_dump: $dumped CREATE TABLE statements" >&2
 
 # --- timed rounds ----------------------------------------------------------------------------
 step "timing: strata vs pg_dump, $rounds alternating rounds (+1 warm-up)"
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+bench_meta "benchmark=snapshot" "dataset=wide_schema" "tables=$tables" "tiny=$tiny" \
+    "load_seconds=$load_s" "pg_dump=$("$pg_dump" --version)"
 mkdir -p "$results_dir"
 results=$results_dir/snapshot-$stamp.json
-git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n "$(git -C "$repo" status --porcelain 2>/dev/null | head -1)" ]]; then git_rev+="-dirty"; fi
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo || true)
 
 python3 "$here/lib/measure.py" \
     --rounds "$rounds" --anchor pg_dump --server-pid "$BENCH_POSTMASTER_PID" \
@@ -149,13 +130,7 @@ python3 "$here/lib/measure.py" \
     --output "strata=$work/strata.yaml" \
     --contender "pg_dump=$pg_dump --schema-only -f $work/pg_dump.sql $url" \
     --output "pg_dump=$work/pg_dump.sql" \
-    --meta "benchmark=snapshot" --meta "dataset=wide_schema" --meta "tables=$tables" \
-    --meta "tiny=$tiny" --meta "utc=$stamp" --meta "load_seconds=$load_s" \
-    --meta "nproc=$(nproc)" --meta "kernel=$(uname -r)" --meta "cpu=$cpu_model" \
-    --meta "postgres=$(bench_psql -d postgres -At -c 'SELECT version()')" \
-    --meta "pg_dump=$("$pg_dump" --version)" \
-    --meta "strata=$("$strata" --version 2>/dev/null || echo unknown)" \
-    --meta "strata_git=$git_rev" \
+    "${meta[@]}" \
     --json "$results" | tee "$work/table.txt"
 
 # The project's stated target, reported and never enforced (timings vary between machines).

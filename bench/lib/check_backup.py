@@ -1,30 +1,18 @@
 #!/usr/bin/env python3
 """Checks what `strata backup` says it stored against the source's row counts.
 
-    check_backup.py EXPECT.json SUMMARY.json [--repo DIR --sizes FILE]
+    check_backup.py EXPECT.json SUMMARY.json
 
 EXPECT.json comes from `check_restore.py --write` on the source database. SUMMARY.json is
 either the summary `strata backup --json` printed (an object) or `strata list --json` of a
 repository holding exactly one backup (a list of one). The backup must be `complete`, cover
-as many tables as the source has, and hold exactly as many rows. With --repo, the repository's
-size (the sum of its files' sizes, like `du -sb`) is appended as a line to FILE, so the caller
-can report how much a backup grew it. Quiet on success; exit 1 with the difference otherwise.
+as many tables as the source has, and hold exactly as many rows. Quiet on success; exit 1 with
+the difference otherwise.
 """
 
 import argparse
 import json
-import os
 import sys
-
-
-def dir_bytes(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            if os.path.isfile(full) and not os.path.islink(full):
-                total += os.path.getsize(full)
-    return total
 
 
 def main():
@@ -32,8 +20,6 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("expect")
     ap.add_argument("summary")
-    ap.add_argument("--repo")
-    ap.add_argument("--sizes")
     args = ap.parse_args()
     with open(args.expect) as f:
         want = json.load(f)["rows"]
@@ -56,9 +42,6 @@ def main():
         for p in problems:
             print("  " + p, file=sys.stderr)
         sys.exit(1)
-    if args.repo and args.sizes:
-        with open(args.sizes, "a") as f:
-            f.write(f"{dir_bytes(args.repo)}\n")
 
 
 if __name__ == "__main__":

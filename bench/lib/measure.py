@@ -28,7 +28,8 @@ Any contender exiting non-zero aborts the run with exit status 1 (never a timing
 
 Optional, per contender (all untimed except the command itself; used by bench/diff.sh):
   --stdout NAME=PATH          the command's stdout goes to PATH (instead of /dev/null) and is
-                              recorded like an --output file (size, hash, determinism)
+                              recorded like an --output file (size, hash, determinism), unless
+                              NAME also has an --output, which is then what is recorded
   --exit-ok NAME=CODES        exit statuses that count as success, comma-separated (default 0),
                               e.g. `strata diff` exits 1 when there are differences
   --before NAME=SHELLCMD      run by /bin/sh before every run of NAME (warm-up included), e.g.
@@ -43,6 +44,10 @@ Optional, per contender (all untimed except the command itself; used by bench/di
   --stdout-metric NAME=LABEL=REGEX
                               the same, read from the --stdout file of NAME (e.g. a JSON
                               summary the tool prints); labels ending in _bytes print as bytes
+  --growth NAME=BASE=PATH     after every run of NAME, the size of PATH (a file, or the sum
+                              over a directory's files) minus BASE bytes, reported as the
+                              metric `growth_bytes`: what a second backup added to a copy of a
+                              repository of BASE bytes. PATH is neither hashed nor removed.
   --no-ratio                  leave the "wall ratio" column out of the table (no anchor)
 An --output may be a directory (a repository, pg_dump -Fd): its size is the sum of the sizes
 of the files under it (like `du -sb`), its hash covers every file's path and contents, and it
@@ -162,7 +167,7 @@ def run_hook(name, when, cmd):
 
 
 def run_once(name, argv, output, server_pid, stdout_path=None, ok_codes=(0,), before=None,
-             after=None, metrics=None, stdout_metrics=None):
+             after=None, metrics=None, stdout_metrics=None, growth=None):
     if output and os.path.isdir(output) and not os.path.islink(output):
         shutil.rmtree(output)  # a stale directory must not pass for this run's output either
     elif output and os.path.exists(output):
@@ -240,6 +245,12 @@ def run_once(name, argv, output, server_pid, stdout_path=None, ok_codes=(0,), be
                 print("  " + stdout.strip()[:2000].replace("\n", "\n  "), file=sys.stderr)
                 sys.exit(1)
             sample.setdefault("metrics", {})[label] = float(m.group(1))
+    if growth:
+        base, path = growth
+        if not os.path.exists(path):
+            print(f"measure.py: contender {name!r} exited 0 but left no {path}", file=sys.stderr)
+            sys.exit(1)
+        sample.setdefault("metrics", {})["growth_bytes"] = float(output_size(path) - base)
     if after:
         run_hook(name, "--after", after)
     return sample
@@ -259,6 +270,16 @@ def fmt_metric(label, x):
 
 def fmt_mib(kib):
     return "-" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def print_table(header, rows):
+    """Prints a Markdown table, every column padded to its widest cell."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
 
 
 def main():
@@ -285,6 +306,8 @@ def main():
                     help="number (first regex group) the tool prints on stderr; median reported")
     ap.add_argument("--stdout-metric", action="append", metavar="NAME=LABEL=REGEX",
                     help="like --stderr-metric, from the --stdout file of NAME")
+    ap.add_argument("--growth", action="append", metavar="NAME=BASE=PATH",
+                    help="report the size of PATH minus BASE bytes after every run of NAME")
     ap.add_argument("--no-ratio", action="store_true", help="no wall-ratio column in the table")
     args = ap.parse_args()
 
@@ -294,7 +317,7 @@ def main():
     commands = {name: shlex.split(cmd) for name, cmd in contenders.items()}
     outputs = parse_pairs(args.output, "--output")
     stdouts = parse_pairs(args.stdout, "--stdout")
-    outputs.update(stdouts)  # a captured stdout is this contender's output file
+    outputs = {**stdouts, **outputs}  # a captured stdout is the output, unless --output says
     ok_codes = {name: tuple(int(c) for c in codes.split(","))
                 for name, codes in parse_pairs(args.exit_ok, "--exit-ok").items()}
     befores = parse_pairs(args.before, "--before")
@@ -313,22 +336,31 @@ def main():
         if name not in stdouts:
             sys.exit(f"measure.py: --stdout-metric names {name!r}, which has no --stdout file")
         stdout_metrics.setdefault(name, {})[label] = re.compile(regex)
+    growths = {}
+    for v in args.growth or []:
+        parts = v.split("=", 2)
+        if len(parts) < 3 or not parts[1].isdigit():
+            sys.exit(f"measure.py: --growth must be NAME=BASE_BYTES=PATH, got {v!r}")
+        growths[parts[0]] = (int(parts[1]), parts[2])
     names = list(contenders)
     for what, table in (("--output/--stdout", outputs), ("--exit-ok", ok_codes),
                         ("--before", befores), ("--after", afters), ("--stderr-metric", metrics),
-                        ("--stdout-metric", stdout_metrics)):
+                        ("--stdout-metric", stdout_metrics), ("--growth", growths)):
         for name in table:
             if name not in contenders:
                 sys.exit(f"measure.py: {what} names {name!r}, which is not a contender")
-    labels = [label for name in names
-              for label in [*metrics.get(name, {}), *stdout_metrics.get(name, {})]]
+    def labels_of(name):
+        return [*metrics.get(name, {}), *stdout_metrics.get(name, {}),
+                *(["growth_bytes"] if name in growths else [])]
+    labels = [label for name in names for label in labels_of(name)]
     labels = list(dict.fromkeys(labels))  # in order of first mention, once each
 
     def run(name):
         return run_once(name, commands[name], outputs.get(name), args.server_pid,
                         stdout_path=stdouts.get(name), ok_codes=ok_codes.get(name, (0,)),
                         before=befores.get(name), after=afters.get(name),
-                        metrics=metrics.get(name), stdout_metrics=stdout_metrics.get(name))
+                        metrics=metrics.get(name), stdout_metrics=stdout_metrics.get(name),
+                        growth=growths.get(name))
     anchor = args.anchor or names[-1]
     if anchor not in contenders:
         sys.exit(f"measure.py: anchor {anchor!r} is not a contender")
@@ -364,10 +396,10 @@ def main():
                                      if name in outputs else None),
             "samples": samples[name],
         }
-        if metrics.get(name) or stdout_metrics.get(name):
+        if labels_of(name):
             results[name]["median_metrics"] = {
                 label: statistics.median(s["metrics"][label] for s in samples[name])
-                for label in [*metrics.get(name, {}), *stdout_metrics.get(name, {})]}
+                for label in labels_of(name)}
     anchor_wall = results[anchor]["median"]["wall_s"]
     for name in names:
         results[name]["wall_ratio_to_anchor"] = round(results[name]["median"]["wall_s"] / anchor_wall, 4)
@@ -395,12 +427,7 @@ def main():
         header.pop(3 + len(labels))
         for row in rows:
             row.pop(3 + len(labels))
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+    print_table(header, rows)
     print(f"({args.rounds} timed rounds, alternating, after {args.warmup} warm-up; medians. "
           "CPU = the tool's user+sys; server CPU = its PostgreSQL backend's, 10 ms ticks; "
           "peak RSS = the tool's max resident set)")

@@ -9,6 +9,8 @@
 
 use rusqlite::types::ValueRef;
 
+use crate::engine::sqlite::data::{decode_escape, hex_value};
+
 /// A decoded field (borrowing the raw field when it has no escapes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field<'a> {
@@ -43,54 +45,11 @@ pub fn decode(raw: &[u8]) -> Field<'_> {
         }
         let next = raw[i + 1];
         i += 2;
-        match next {
-            b'b' => bytes.push(8),
-            b'f' => bytes.push(12),
-            b'n' => bytes.push(b'\n'),
-            b'r' => bytes.push(b'\r'),
-            b't' => bytes.push(b'\t'),
-            b'v' => bytes.push(11),
-            b'0'..=b'7' => {
-                let mut value = u32::from(next - b'0');
-                for _ in 0..2 {
-                    match raw.get(i) {
-                        Some(&d @ b'0'..=b'7') => {
-                            value = value * 8 + u32::from(d - b'0');
-                            i += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                bytes.push((value & 0xff) as u8);
-            }
-            b'x' => match raw.get(i).and_then(|&h| hex_digit(h)) {
-                Some(high) => {
-                    i += 1;
-                    match raw.get(i).and_then(|&h| hex_digit(h)) {
-                        Some(low) => {
-                            i += 1;
-                            bytes.push(high * 16 + low);
-                        }
-                        None => bytes.push(high),
-                    }
-                }
-                None => bytes.push(b'x'),
-            },
-            other => bytes.push(other),
-        }
+        decode_escape(next, raw, &mut i, &mut bytes);
     }
     Field {
         bytes: std::borrow::Cow::Owned(bytes),
         marked_text,
-    }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 
@@ -161,7 +120,7 @@ pub fn hex_bytes(text: &[u8]) -> Option<Vec<u8>> {
     }
     digits
         .chunks_exact(2)
-        .map(|p| Some(hex_digit(p[0])? * 16 + hex_digit(p[1])?))
+        .map(|p| Some(hex_value(p[0])? * 16 + hex_value(p[1])?))
         .collect()
 }
 
