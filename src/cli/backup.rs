@@ -14,11 +14,8 @@ use crate::repo::BackupKind;
 pub struct BackupArgs {
     /// The database: postgres:// URL.
     pub database: String,
-    /// The repository (created with `strata init`).
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Only the schema.
     #[arg(long, conflicts_with = "data_only")]
     pub schema_only: bool,
@@ -50,7 +47,7 @@ pub struct BackupArgs {
 
 pub fn run(args: BackupArgs) -> Result<ExitCode> {
     let target = super::context::database(&args.database)?;
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let kind = if args.schema_only {
         BackupKind::SchemaOnly
     } else if args.data_only {

@@ -11,11 +11,8 @@ use crate::repo::CheckReport;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The repository.
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Also read every pack whole and hash every blob, and read back every backup's tables.
     #[arg(long)]
     pub read_data: bool,
@@ -25,7 +22,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let report = repo.check_repository(args.read_data)?;
     print_report(&report, args.read_data, args.json, true);
     if !args.json && !report.unindexed_packs.is_empty() {

@@ -12,8 +12,9 @@ use crate::repo::{Config, RepoError, Repository};
 pub struct InitArgs {
     /// Where the repository lives: a local directory (created if missing; must be empty) or
     /// s3://BUCKET/PREFIX (the bucket must exist; credentials, region and endpoint from the
-    /// AWS_* variables, see the README).
-    pub repo: String,
+    /// AWS_* variables, see the README). Default: $STRATA_REPO, else the `[repo]` location of
+    /// strata.toml.
+    pub repo: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
     /// Store everything unencrypted (still checksummed): anyone who can read the repository
@@ -27,13 +28,18 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
-    let store = crate::store::from_location(&args.repo)?;
+    let (location, password) = super::repo_args::RepoArgs {
+        repo: args.repo.or_else(|| std::env::var("STRATA_REPO").ok()),
+        password: args.password,
+    }
+    .resolve()?;
+    let store = crate::store::from_location(&location)?;
     let repo = if args.insecure_no_encryption {
         Repository::init(store)?
     } else {
         let location = store.location();
         let passphrase =
-            args.password
+            password
                 .read_new(&location)
                 .map_err(|reason| RepoError::PassphraseNeeded {
                     location: location.clone(),

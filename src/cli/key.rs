@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::password::{kdf_for_new_keys, open_repository, NewPasswordArgs, PasswordArgs};
+use super::password::{kdf_for_new_keys, NewPasswordArgs};
+use super::repo_args::RepoArgs;
 use crate::error::Result;
 use crate::repo::{RepoError, Repository};
 
@@ -28,15 +29,6 @@ pub enum KeyCommand {
     Remove(RemoveArgs),
     /// Change the current passphrase: add a key for the new one, remove the current one.
     Passwd(AddArgs),
-}
-
-/// The repository and its current passphrase.
-#[derive(Debug, Args)]
-pub struct RepoArgs {
-    #[arg(long)]
-    pub repo: String,
-    #[command(flatten)]
-    pub password: PasswordArgs,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +73,7 @@ pub fn run(args: KeyArgs) -> Result<ExitCode> {
 }
 
 fn open(args: &RepoArgs) -> Result<Repository> {
-    let repo = open_repository(&args.repo, &args.password)?;
+    let repo = args.open()?;
     if repo.key_id().is_none() {
         return Err(RepoError::NotEncrypted {
             location: repo.location(),

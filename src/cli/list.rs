@@ -9,17 +9,15 @@ use crate::error::Result;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Print the list as JSON: [{"id", "time", "source", "kind", "tags", "bytes", "new_bytes", "tables", "rows"}].
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: ListArgs) -> Result<ExitCode> {
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let list = repo.list_backups()?;
     for damaged in &list.damaged {
         eprintln!("strata: warning: {damaged}");

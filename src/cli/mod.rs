@@ -18,6 +18,7 @@ mod plan_text;
 mod promote;
 mod prune;
 mod repair;
+mod repo_args;
 mod restore;
 mod sanitize;
 mod show;

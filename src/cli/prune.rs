@@ -13,11 +13,8 @@ use crate::retention::{self, GroupBy, GroupDecision, KeepCount, Policy, TagList,
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// The repository.
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Keep the N newest backups (`unlimited`: all).
     #[arg(long, value_name = "N")]
     pub keep_last: Option<KeepCount>,
@@ -87,7 +84,7 @@ pub fn run(args: PruneArgs) -> Result<ExitCode> {
                 .to_string(),
         ));
     }
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let list = repo.list_backups()?;
     if let Some(damaged) = list.damaged.first() {
         return Err(Error::Refused(format!(

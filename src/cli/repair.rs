@@ -21,11 +21,8 @@ pub enum RepairCommand {
 
 #[derive(Debug, Args)]
 pub struct RepairIndexArgs {
-    /// The repository.
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Print the result as JSON: {"packs_indexed", "blobs_indexed", "index_files_written", "index_files_deleted", "damaged_packs": [{"pack", "reason"}]}.
     #[arg(long)]
     pub json: bool,
@@ -33,7 +30,7 @@ pub struct RepairIndexArgs {
 
 pub fn run(args: RepairArgs) -> Result<ExitCode> {
     let RepairCommand::Index(args) = args.what;
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let report = repo.repair_index()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));

@@ -12,10 +12,8 @@ use crate::restore::{self, RestoreOptions, TableRestored};
 pub struct RestoreArgs {
     /// Backup id (or a unique prefix of it).
     pub id: String,
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// The database to restore into (must be empty unless --clean).
     #[arg(long)]
     pub to: String,
@@ -67,7 +65,7 @@ fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
 }
 
 pub fn run(args: RestoreArgs) -> Result<ExitCode> {
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let backup = repo.load_backup(&args.id)?;
     let target = super::context::database(&args.to)?;
     let mut options = RestoreOptions {

@@ -11,17 +11,15 @@ use crate::error::Result;
 pub struct ShowArgs {
     /// Backup id (or a unique prefix of it).
     pub id: String,
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Print the whole manifest as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: ShowArgs) -> Result<ExitCode> {
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let backup = repo.load_backup(&args.id)?;
     let m = &backup.manifest;
     if args.json {

@@ -12,10 +12,8 @@ use crate::repo::CheckOptions;
 pub struct VerifyArgs {
     /// Only this backup (id or unique prefix); default: every backup.
     pub id: Option<String>,
-    #[arg(long)]
-    pub repo: String,
     #[command(flatten)]
-    pub password: super::password::PasswordArgs,
+    pub repo: super::repo_args::RepoArgs,
     /// Also read, decompress and hash every chunk, and check each table's content hash.
     #[arg(long)]
     pub read_data: bool,
@@ -25,7 +23,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    let repo = super::password::open_repository(&args.repo, &args.password)?;
+    let repo = args.repo.open()?;
     let backups = match &args.id {
         Some(prefix) => Some(vec![repo.resolve_backup(prefix)?]),
         None => None,

@@ -1,0 +1,59 @@
+//! The `--repo` argument every repository command shares: given on the command line, else
+//! `STRATA_REPO`, else the `[repo]` of the project file, whose password source then applies
+//! unless one is given explicitly.
+
+use clap::Args;
+
+use super::password::{open_repository, PasswordArgs};
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+
+/// Which repository, and how to unlock it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RepoArgs {
+    /// The repository: a directory or s3://BUCKET/PREFIX. Default: $STRATA_REPO, else the
+    /// `[repo]` location of strata.toml.
+    #[arg(long, value_name = "REPO", env = "STRATA_REPO")]
+    pub repo: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+impl RepoArgs {
+    /// Where the repository is, and the passphrase sources to use for it.
+    pub fn resolve(&self) -> Result<(String, PasswordArgs)> {
+        if let Some(location) = &self.repo {
+            return Ok((location.clone(), self.password.clone()));
+        }
+        let project = super::context::project()?;
+        let settings = project.and_then(|p| p.repo.as_ref()).ok_or_else(|| {
+            Error::Refused(match project {
+                Some(project) => format!(
+                    "no repository given: pass --repo REPO, set STRATA_REPO, or add a [repo] \
+                     section to {}",
+                    project.path.display()
+                ),
+                None => "no repository given: pass --repo REPO or set STRATA_REPO (or create \
+                         a strata.toml with a [repo] section: `strata init-project`)"
+                    .into(),
+            })
+        })?;
+        let explicit =
+            self.password.password_file.is_some() || self.password.password_command.is_some();
+        let password = if explicit {
+            self.password.clone()
+        } else {
+            PasswordArgs {
+                password_file: settings.password_file.clone(),
+                password_command: settings.password_command.clone(),
+            }
+        };
+        Ok((settings.location.clone(), password))
+    }
+
+    /// Opens the repository, unlocking it if it is encrypted.
+    pub fn open(&self) -> Result<Repository> {
+        let (location, password) = self.resolve()?;
+        open_repository(&location, &password)
+    }
+}
