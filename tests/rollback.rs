@@ -279,6 +279,8 @@ fn rollback_after_a_destructive_apply_restores_schema_and_every_row_on_sqlite() 
         serde_json::json!(["audit", "customer", "legacy"])
     );
     assert_ne!(sqlite_rows(&db), rows_before);
+    // The record (a sealed object of its own kind) leaves the repository intact for `check`.
+    ok(strata_in(dir.path(), &["check", "--repo", "repo"]));
 
     // The record names the file by its absolute path: another spelling of it finds it.
     let absolute = db.to_str().unwrap();
@@ -341,6 +343,18 @@ fn rollback_refuses_after_a_later_write_to_an_affected_table_unless_forced() {
         sqlite_rows(&db),
         rows_after_write,
         "a refused rollback changed the file"
+    );
+    let unknown = strata_in(
+        dir.path(),
+        &[
+            "rollback", "ffff", "--to", "app.db", "--repo", "repo", "--yes",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    assert!(
+        stderr(&unknown).contains("no apply of plan ffff"),
+        "{}",
+        describe(&unknown)
     );
 
     ok(strata_in(
