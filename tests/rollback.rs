@@ -455,24 +455,37 @@ fn promote_backs_up_into_the_project_repository_and_no_backup_takes_none() {
 
 #[test]
 fn apply_without_a_repository_says_once_that_no_backup_was_taken() {
-    let dir = tempfile::tempdir().unwrap();
-    sqlite_project(dir.path(), "app.db");
-    let out = ok(strata_in(
-        dir.path(),
-        &[
-            "apply",
-            "desired.yaml",
-            "--to",
-            "app.db",
-            "--yes",
-            "--allow-all-hazards",
-        ],
-    ));
-    let message = stderr(&out);
-    assert_eq!(
-        message.matches("no pre-apply backup taken").count(),
-        1,
-        "{message}"
-    );
-    assert!(message.contains("STRATA_REPO"), "{message}");
+    let apply = |dir: &Path| {
+        let out = ok(strata_in(
+            dir,
+            &[
+                "apply",
+                "desired.yaml",
+                "--to",
+                "app.db",
+                "--yes",
+                "--allow-all-hazards",
+            ],
+        ));
+        let message = stderr(&out);
+        assert_eq!(
+            message.matches("no pre-apply backup taken").count(),
+            1,
+            "{message}"
+        );
+        message
+    };
+    let bare = tempfile::tempdir().unwrap();
+    sqlite_project(bare.path(), "app.db");
+    assert!(apply(bare.path()).contains("STRATA_REPO"));
+
+    // A project whose repository is not created yet (the starter file's) applies too.
+    let project = tempfile::tempdir().unwrap();
+    sqlite_project(project.path(), "app.db");
+    std::fs::write(
+        project.path().join("strata.toml"),
+        "[repo]\nlocation = \"backups\"\n",
+    )
+    .unwrap();
+    assert!(apply(project.path()).contains("strata init"));
 }

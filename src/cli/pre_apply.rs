@@ -7,7 +7,7 @@ use super::apply::ApplyOptions;
 use crate::diff::Plan;
 use crate::error::{Error, Result};
 use crate::pre_apply::{self, PreApply};
-use crate::repo::Repository;
+use crate::repo::{RepoError, Repository};
 use crate::schema::Schema;
 use crate::target::Target;
 
@@ -28,10 +28,22 @@ impl Safety {
                 "no pre-apply backup taken (--no-backup)".into(),
             ));
         }
+        let explicit = args.repo.repo.is_some();
         match args.repo.configured()? {
-            Some((location, password)) => Ok(Safety::Backup(super::password::open_repository(
-                &location, &password,
-            )?)),
+            Some((location, password)) => {
+                match super::password::open_repository(&location, &password) {
+                    Ok(repo) => Ok(Safety::Backup(repo)),
+                    // The starter project file names a repository before it is created: until
+                    // `strata init`, apply works as without one, and says so.
+                    Err(Error::Repo(RepoError::NotARepository { location })) if !explicit => {
+                        Ok(Safety::Skipped(format!(
+                            "no pre-apply backup taken: the project's repository {location} \
+                             does not exist yet — create it with `strata init`"
+                        )))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             None => Ok(Safety::Skipped(
                 "no pre-apply backup taken: no repository is configured — pass --repo REPO, \
                  set STRATA_REPO or add a [repo] section to strata.toml to have apply back up \
