@@ -44,7 +44,7 @@ pub struct RollbackArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
     /// Print the outcome as JSON: {"rolled_back": bool, "record": id, "plan_id", "backup",
-    /// "applied_at", "restored_tables": [...], "changes": [...], "plan": {...}}.
+    /// "applied_at", "target", "restored_tables": [...], "changes": [...], "plan": {...}}.
     #[arg(long)]
     pub json: bool,
 }
