@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::pre_apply::{Outcome, Safety};
 use crate::apply::{self, Allowed};
 use crate::diff::{HazardKind, Plan, PlanOptions};
 use crate::engine::{ExecuteOptions, InspectOptions};
@@ -55,9 +56,19 @@ pub struct ApplyOptions {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
     /// Print the outcome as JSON: {"applied": bool, "plan": {...}, "prechecks": [...],
+    /// "backup": {"id", "plan_id", "tags", "tables", "record"} or {"skipped": reason},
     /// "conversion": {...} when the file was converted from another engine}.
     #[arg(long)]
     pub json: bool,
+    /// Do not take the pre-apply backup. By default, when a repository is configured (--repo,
+    /// STRATA_REPO or the project's [repo]), apply first backs up the schema and the rows of
+    /// every table a data-losing or rewriting step touches, tagged `pre-apply` and
+    /// `plan:PLAN_ID`, and records the apply so `strata rollback` can undo it.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Where the pre-apply backup goes.
+    #[command(flatten)]
+    pub repo: super::repo_args::RepoArgs,
     /// When the schema file is of another engine (a SQLite snapshot applied to PostgreSQL):
     /// leave out the objects that cannot be translated (named in the report) instead of
     /// refusing.
@@ -65,7 +76,7 @@ pub struct ApplyOptions {
     pub allow_lossy: bool,
 }
 
-fn parse_hazard(s: &str) -> std::result::Result<HazardKind, String> {
+pub(super) fn parse_hazard(s: &str) -> std::result::Result<HazardKind, String> {
     HazardKind::parse(s).ok_or_else(|| {
         let names: Vec<&str> = crate::diff::hazard_kinds()
             .iter()
@@ -151,8 +162,19 @@ pub(crate) fn apply_schema(
             eprint!("{plan_text}");
         }
     }
-    if prepared.plan.is_empty() || args.dry_run {
-        print_outcome(args.json, &prepared, &prechecks, false);
+    if prepared.plan.is_empty() {
+        print_outcome(args.json, &prepared, &prechecks, false, None);
+        return Ok(ExitCode::from(super::exit::OK));
+    }
+    let safety = Safety::open(args)?;
+    if args.dry_run {
+        if !args.json {
+            eprintln!(
+                "strata: {}",
+                safety.dry_run_note(&prepared.plan, &prepared.current)
+            );
+        }
+        print_outcome(args.json, &prepared, &prechecks, false, None);
         return Ok(ExitCode::from(super::exit::OK));
     }
     if let Some(conversion) = &prepared.conversion {
@@ -163,7 +185,14 @@ pub(crate) fn apply_schema(
         kinds: args.allow_hazards.iter().copied().collect(),
     };
     apply::check_hazards(&prepared.plan, &allowed)?;
-    confirm(args, &target, prepared.plan.steps.len())?;
+    confirm(args.yes, &target, prepared.plan.steps.len())?;
+    let mut outcome = Outcome::before(
+        &safety,
+        &target,
+        &prepared.plan,
+        &prepared.current,
+        args.json,
+    )?;
     let options = ExecuteOptions {
         lock_timeout: args.lock_timeout,
         inspect,
@@ -176,7 +205,8 @@ pub(crate) fn apply_schema(
             target.display()
         );
     }
-    print_outcome(args.json, &prepared, &prechecks, true);
+    outcome.after(&safety, &target, to, &prepared.plan, args.json)?;
+    print_outcome(args.json, &prepared, &prechecks, true, Some(&outcome));
     Ok(ExitCode::from(super::exit::OK))
 }
 
@@ -185,12 +215,14 @@ fn print_outcome(
     prepared: &apply::Prepared,
     prechecks: &[apply::PrecheckResult],
     applied: bool,
+    outcome: Option<&Outcome>,
 ) {
     if json {
         let mut document = serde_json::json!({
             "applied": applied,
             "plan": prepared.plan,
             "prechecks": prechecks,
+            "backup": outcome.map(Outcome::to_json),
         });
         if let Some(conversion) = &prepared.conversion {
             document["conversion"] = serde_json::json!(conversion.report);
@@ -199,9 +231,9 @@ fn print_outcome(
     }
 }
 
-/// Asks on a terminal; without one, `--yes` is required.
-fn confirm(args: &ApplyOptions, target: &Target, steps: usize) -> Result<()> {
-    if args.yes {
+/// Asks on a terminal; without one, `--yes` is required (apply and rollback).
+pub(super) fn confirm(yes: bool, target: &Target, steps: usize) -> Result<()> {
+    if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {

@@ -15,11 +15,13 @@ mod key;
 mod list;
 mod password;
 mod plan_text;
+mod pre_apply;
 mod promote;
 mod prune;
 mod repair;
 mod repo_args;
 mod restore;
+mod rollback;
 mod sanitize;
 mod show;
 mod snapshot;
@@ -58,6 +60,9 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// Make one environment's schema match another's (staging → prod), as `apply` does.
     Promote(promote::PromoteArgs),
+    /// Undo a recorded apply: its schema changes, and the rows its data-losing or rewriting
+    /// steps took, from the pre-apply backup (refused if the database changed since).
+    Rollback(rollback::RollbackArgs),
     /// Convert a schema to another engine (SQLite ⇄ PostgreSQL), reporting every mapping
     /// that is a choice, a guess or a loss.
     Convert(convert::ConvertArgs),
@@ -114,6 +119,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Promote(args) => promote::run(args),
+        Command::Rollback(args) => rollback::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Init(args) => init::run(args),
         Command::InitProject(args) => init_project::run(args),

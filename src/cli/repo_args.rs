@@ -22,22 +22,30 @@ pub struct RepoArgs {
 impl RepoArgs {
     /// Where the repository is, and the passphrase sources to use for it.
     pub fn resolve(&self) -> Result<(String, PasswordArgs)> {
-        if let Some(location) = &self.repo {
-            return Ok((location.clone(), self.password.clone()));
+        if let Some(found) = self.configured()? {
+            return Ok(found);
         }
-        let project = super::context::project()?;
-        let settings = project.and_then(|p| p.repo.as_ref()).ok_or_else(|| {
-            Error::Refused(match project {
-                Some(project) => format!(
-                    "no repository given: pass --repo REPO, set STRATA_REPO, or add a [repo] \
-                     section to {}",
-                    project.path.display()
-                ),
-                None => "no repository given: pass --repo REPO or set STRATA_REPO (or create \
-                         a strata.toml with a [repo] section: `strata init-project`)"
-                    .into(),
-            })
-        })?;
+        Err(Error::Refused(match super::context::project()? {
+            Some(project) => format!(
+                "no repository given: pass --repo REPO, set STRATA_REPO, or add a [repo] \
+                 section to {}",
+                project.path.display()
+            ),
+            None => "no repository given: pass --repo REPO or set STRATA_REPO (or create \
+                     a strata.toml with a [repo] section: `strata init-project`)"
+                .into(),
+        }))
+    }
+
+    /// Like [`RepoArgs::resolve`], but `None` when no repository is configured anywhere
+    /// (for commands that work without one, like `apply`).
+    pub fn configured(&self) -> Result<Option<(String, PasswordArgs)>> {
+        if let Some(location) = &self.repo {
+            return Ok(Some((location.clone(), self.password.clone())));
+        }
+        let Some(settings) = super::context::project()?.and_then(|p| p.repo.as_ref()) else {
+            return Ok(None);
+        };
         let explicit =
             self.password.password_file.is_some() || self.password.password_command.is_some();
         let password = if explicit {
@@ -48,7 +56,7 @@ impl RepoArgs {
                 password_command: settings.password_command.clone(),
             }
         };
-        Ok((settings.location.clone(), password))
+        Ok(Some((settings.location.clone(), password)))
     }
 
     /// Opens the repository, unlocking it if it is encrypted.

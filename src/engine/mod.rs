@@ -4,11 +4,12 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod staging;
 
 use crate::diff::Step;
 use crate::error::Result;
 use crate::schema::key::{ObjectKey, Statement};
-use crate::schema::{EngineKind, Schema, Table};
+use crate::schema::{Column, EngineKind, Schema, Table};
 use crate::target::Target;
 
 /// What to include when inspecting a database.
@@ -249,6 +250,14 @@ pub trait Dialect: Sync {
     fn rename_column(&self, schema: &str, table: &str, old: &str, new: &str) -> String;
     fn quote_ident(&self, name: &str) -> String;
     fn quote_qualified(&self, schema: &str, name: &str) -> String;
+
+    /// The type a staging table ([`staging`]) gives a column, so that COPY text of `column`
+    /// loads into it as it would into the column itself.
+    fn staging_type(&self, column: &Column) -> String;
+    /// An expression reading `value`, a staging column, as `column`'s type.
+    fn read_staged(&self, value: &str, column: &Column) -> String;
+    /// What an `INSERT … SELECT` says to write identity columns too (may be empty).
+    fn insert_override(&self) -> &'static str;
 }
 
 /// Where a created statement stands in the plan.

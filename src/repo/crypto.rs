@@ -44,6 +44,8 @@ pub enum ObjectKind {
     Parameters,
     /// The master key, wrapped in a key file by a passphrase-derived key.
     MasterKey,
+    /// An apply record (what `strata apply` changed, for `strata rollback`).
+    ApplyRecord,
 }
 
 impl ObjectKind {
@@ -56,6 +58,7 @@ impl ObjectKind {
             ObjectKind::Lock => b"strata lock",
             ObjectKind::Parameters => b"strata config",
             ObjectKind::MasterKey => b"strata master key",
+            ObjectKind::ApplyRecord => b"strata apply record",
         }
     }
 }

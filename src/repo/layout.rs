@@ -8,6 +8,7 @@ pub const INDEX: &str = "index/";
 pub const BACKUPS: &str = "backups/";
 pub const LOCKS: &str = "locks/";
 pub const KEYS: &str = "keys/";
+pub const APPLIES: &str = "applies/";
 
 /// `packs/<first two hex digits>/<id>`: the fan-out keeps directories small on local disks.
 pub fn pack_name(id: &Id) -> String {
@@ -29,6 +30,10 @@ pub fn lock_name(id: &Id) -> String {
 
 pub fn key_name(id: &Id) -> String {
     format!("{KEYS}{id}")
+}
+
+pub fn apply_name(id: &Id) -> String {
+    format!("{APPLIES}{id}")
 }
 
 /// The id in an object name: its last path part, if that is a full id.

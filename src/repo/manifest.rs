@@ -246,7 +246,7 @@ fn canonical_schema<S: Serializer>(schema: &Option<Schema>, s: S) -> Result<S::O
     }
 }
 
-fn check_format(value: &Value, what: &str, supported: u32) -> Result<(), String> {
+pub(crate) fn check_format(value: &Value, what: &str, supported: u32) -> Result<(), String> {
     match value.get("format").and_then(Value::as_u64) {
         None => Err(format!("{what} has no numeric \"format\"")),
         Some(found) if found > u64::from(supported) => Err(format!(

@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod apply_record;
 pub mod check;
 pub mod chunker;
 pub mod config;
@@ -54,6 +55,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::store::Store;
 
+pub use apply_record::{ApplyRecord, RecordId, RecordList, TableState};
 pub use check::{CheckOptions, CheckReport, Problem, ProblemKind};
 pub use config::Config;
 pub use crypto::Crypto;

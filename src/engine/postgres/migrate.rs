@@ -220,6 +220,20 @@ impl Dialect for PostgresDialect {
     fn quote_qualified(&self, schema: &str, name: &str) -> String {
         qualified(schema, name)
     }
+
+    /// Text holds any value's COPY form, even of a type the database no longer has.
+    fn staging_type(&self, _column: &Column) -> String {
+        "text".to_string()
+    }
+
+    /// The type's input function reads the text as COPY would.
+    fn read_staged(&self, value: &str, column: &Column) -> String {
+        format!("CAST({value} AS {})", column.data_type)
+    }
+
+    fn insert_override(&self) -> &'static str {
+        " OVERRIDING SYSTEM VALUE"
+    }
 }
 
 /// Adds hazards, pre-checks and the online form to an `ADD CONSTRAINT` on an existing table.

@@ -9,7 +9,7 @@
 use crate::diff::{Action, HazardKind, Step};
 use crate::engine::{CreateContext, Dialect, InPlace, TableChange};
 use crate::schema::key::{ObjectKey, Statement};
-use crate::schema::{Schema, Table};
+use crate::schema::{Column, Schema, Table};
 
 use super::constraints::may_be_derived;
 use super::lexer::{self, quote_ident, Token};
@@ -132,6 +132,19 @@ impl Dialect for SqliteDialect {
     /// SQLite has no schemas: the name alone.
     fn quote_qualified(&self, _schema: &str, name: &str) -> String {
         quote_ident(name)
+    }
+
+    /// The declared type itself: the same affinity stores the same values.
+    fn staging_type(&self, column: &Column) -> String {
+        column.data_type.clone()
+    }
+
+    fn read_staged(&self, value: &str, _column: &Column) -> String {
+        value.to_string()
+    }
+
+    fn insert_override(&self) -> &'static str {
+        ""
     }
 }
 
