@@ -136,6 +136,11 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
         false => None,
     };
     if let Some(safety) = &safety {
+        // The target as the user named it (an environment, a file), but never a password.
+        let to = match &target {
+            Target::Postgres(url) if *url == args.to => target.display(),
+            _ => args.to.clone(),
+        };
         eprintln!(
             "strata: safety backup {} of {} taken (tags: {}); undo this restore with \
              `strata restore {} --clean --to {}`",
@@ -143,7 +148,7 @@ pub fn run(args: RestoreArgs) -> Result<ExitCode> {
             target.display(),
             safety.tags.join(", "),
             &safety.id[..8],
-            args.to
+            to
         );
     }
     let report = match (&target, cleans) {
