@@ -6,13 +6,15 @@
 
 use serde::Serialize;
 
+use crate::convert::{settle, POSTGRES_NAMESPACE};
 use crate::diff::summary::Summary;
 use crate::diff::{self, PlanOptions};
 use crate::engine::{self, InspectOptions};
 use crate::error::Result;
 use crate::project::{Environment, Project};
 use crate::repo::{Repository, Timestamp};
-use crate::schema::Schema;
+use crate::schema::{EngineKind, Schema};
+use crate::target::Target;
 
 /// The state of one environment.
 #[derive(Debug, Clone, Serialize)]
@@ -149,7 +151,7 @@ fn examine(
         last_backup,
     };
     if let Some(expected) = expected {
-        match drift(&actual, expected) {
+        match comparable(expected, &actual, &target).and_then(|e| drift(&actual, &e)) {
             Ok(summary) => {
                 status.drift = Some(!summary.is_empty());
                 status.summary = Some(summary);
@@ -158,6 +160,27 @@ fn examine(
         }
     }
     status
+}
+
+/// The schema file as the environment's engine spells it: a SQLite schema compared with a
+/// PostgreSQL environment is converted and settled on that server first, as `strata drift`
+/// does, so one file can describe SQLite and PostgreSQL environments alike.
+fn comparable<'a>(
+    expected: &'a Schema,
+    actual: &Schema,
+    target: &Target,
+) -> Result<std::borrow::Cow<'a, Schema>> {
+    if expected.engine != EngineKind::Sqlite || actual.engine != EngineKind::Postgres {
+        return Ok(std::borrow::Cow::Borrowed(expected));
+    }
+    let mut server = engine::open(target)?;
+    let public = actual
+        .schemas
+        .iter()
+        .find(|s| s.name == POSTGRES_NAMESPACE)
+        .cloned();
+    let conversion = settle::on_postgres(expected, server.as_mut(), &target.display(), public)?;
+    Ok(std::borrow::Cow::Owned(conversion.schema))
 }
 
 fn drift(actual: &Schema, expected: &Schema) -> Result<Summary> {

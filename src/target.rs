@@ -104,14 +104,31 @@ pub fn redact_url(url: &str) -> String {
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
+    let tail = redact_query(tail);
     let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
+        return format!("{scheme}://{authority}{tail}");
     };
     let user = match userinfo.split_once(':') {
         Some((user, _password)) => format!("{user}:***"),
         None => userinfo.to_string(),
     };
     format!("{scheme}://{user}@{host}{tail}")
+}
+
+/// A URL's path and query with the value of a `password=` parameter replaced by `***`
+/// (libpq accepts the password there too).
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|parameter| match parameter.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => parameter.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", parameters.join("&"))
 }
 
 #[cfg(test)]
@@ -125,6 +142,10 @@ mod tests {
             "postgres://app:***@db.example:5432/app?sslmode=require"
         );
         assert_eq!(redact_url("postgres://db/app"), "postgres://db/app");
+        assert_eq!(
+            redact_url("postgres://app@db/app?sslmode=require&password=s3cret"),
+            "postgres://app@db/app?sslmode=require&password=***"
+        );
     }
 
     #[test]

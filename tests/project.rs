@@ -12,11 +12,19 @@ use support::fixture;
 /// overriding) environment variables.
 fn strata_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = support::strata_command(args);
-    command.current_dir(dir).env_remove("STRATA_CONFIG");
+    command
+        .current_dir(dir)
+        .env_remove("STRATA_CONFIG")
+        .env_remove("STRATA_REPO");
     for (name, value) in env {
         command.env(name, value);
     }
     command.output().expect("could not run strata")
+}
+
+/// Writes `text` as the project file of `dir`.
+fn write_project(dir: &Path, text: &str) {
+    std::fs::write(dir.join("strata.toml"), text).unwrap();
 }
 
 fn stderr(output: &Output) -> String {
@@ -85,11 +93,10 @@ fn environment_names_stand_for_databases_and_the_schema_file_is_implied() {
 #[test]
 fn environment_urls_read_variables_and_name_missing_ones() {
     let dir = project();
-    std::fs::write(
-        dir.path().join("strata.toml"),
+    write_project(
+        dir.path(),
         "schema = \"schema.yaml\"\n[env.ci]\nurl = \"${STRATA_TEST_CI_DB}\"\n",
-    )
-    .unwrap();
+    );
     let out = strata_in(
         dir.path(),
         &["snapshot", "ci"],
@@ -122,11 +129,10 @@ fn unknown_environments_list_the_known_ones() {
 #[test]
 fn a_password_written_into_the_project_file_is_refused() {
     let dir = project();
-    std::fs::write(
-        dir.path().join("strata.toml"),
+    write_project(
+        dir.path(),
         "[env.prod]\nurl = \"postgres://app:s3cret@db.example/app\"\n",
-    )
-    .unwrap();
+    );
     let out = strata_in(dir.path(), &["snapshot", "prod"], &[]);
     assert_eq!(out.status.code(), Some(2));
     let message = stderr(&out);
@@ -169,14 +175,13 @@ fn status_reports_drift_backups_and_unreachable_environments() {
     let db = support::TestDb::new("status");
     db.execute("CREATE TABLE account (id bigint PRIMARY KEY, balance numeric NOT NULL)");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("strata.toml"),
+    write_project(
+        dir.path(),
         "schema = \"schema.yaml\"\n\
          [repo]\nlocation = \"backups\"\npassword_file = \"passphrase.txt\"\n\
          [env.prod]\nurl = \"${STRATA_TEST_PROD_URL}\"\n\
          [env.gone]\nurl = \"sqlite:missing.db\"\n",
-    )
-    .unwrap();
+    );
     let env = [("STRATA_TEST_PROD_URL", db.url.as_str())];
     let out = strata_in(dir.path(), &["snapshot", "prod", "-o", "schema.yaml"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -242,11 +247,9 @@ fn promote_makes_one_environment_match_another_with_apply_guarantees() {
          CREATE INDEX account_balance ON account (balance)",
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("strata.toml"),
+    write_project(dir.path(),
         "[env.staging]\nurl = \"${STRATA_TEST_STAGING}\"\n[env.prod]\nurl = \"${STRATA_TEST_PROD}\"\n",
-    )
-    .unwrap();
+    );
     let env = [
         ("STRATA_TEST_STAGING", staging.url.as_str()),
         ("STRATA_TEST_PROD", prod.url.as_str()),
@@ -278,5 +281,207 @@ fn promote_makes_one_environment_match_another_with_apply_guarantees() {
     assert_eq!(outcome["applied"], true);
     let out = strata_in(dir.path(), &["diff", "staging", "prod"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (from, to) = (
+        support::snapshot(&staging.url, &[]),
+        support::snapshot(&prod.url, &[]),
+    );
+    assert!(from == to, "{}", support::first_difference(&from, &to));
     assert_eq!(prod.scalar_i64("SELECT count(*) FROM account"), 2);
+}
+
+/// Runs `strata status --json` in `dir`; its exit code and report.
+fn status_json(dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, serde_json::Value) {
+    let out = strata_in(dir, &["status", "--json"], env);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json printed no JSON ({e}): {}", stderr(&out)));
+    (out.status.code(), report)
+}
+
+#[test]
+fn status_over_two_postgres_databases_and_a_sqlite_file_reports_drift_in_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    support::sqlite_file(
+        dir.path(),
+        "local.db",
+        "CREATE TABLE account (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
+    );
+    let (a, b) = (
+        support::TestDb::new("status3_a"),
+        support::TestDb::new("status3_b"),
+    );
+    write_project(
+        dir.path(),
+        "schema = \"schema.yaml\"\n\
+         [env.local]\nurl = \"sqlite:local.db\"\n\
+         [env.staging]\nurl = \"${STRATA_TEST_STAGING}\"\n\
+         [env.prod]\nurl = \"${STRATA_TEST_PROD}\"\n",
+    );
+    let env = [
+        ("STRATA_TEST_STAGING", a.url.as_str()),
+        ("STRATA_TEST_PROD", b.url.as_str()),
+    ];
+    let out = strata_in(
+        dir.path(),
+        &["snapshot", "local", "-o", "schema.yaml"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["staging", "prod"] {
+        let out = strata_in(dir.path(), &["apply", "--to", name, "--yes"], &env);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+    }
+
+    // (name, drift) per environment, in name order.
+    let drifts = |report: &serde_json::Value| -> Vec<(String, bool)> {
+        report["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap().to_string(), e["drift"] == true))
+            .collect()
+    };
+    let expect = |prod_drifts: bool| {
+        [("local", false), ("prod", prod_drifts), ("staging", false)]
+            .map(|(name, drift)| (name.to_string(), drift))
+    };
+    let (code, report) = status_json(dir.path(), &env);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(drifts(&report), expect(false));
+    assert!(report["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["drift"] == false));
+
+    b.execute("ALTER TABLE account ADD COLUMN note text");
+    let (code, report) = status_json(dir.path(), &env);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(drifts(&report), expect(true));
+    let prod = &report["environments"][1];
+    assert_eq!(prod["summary"]["removed"]["column"], 1, "{prod}");
+    assert!(prod["reachable"].as_bool().unwrap());
+
+    // The text report states the same facts, one row per environment.
+    let out = strata_in(dir.path(), &["status"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = |name: &str| -> String {
+        text.lines()
+            .find(|line| line.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {text}"))
+            .to_string()
+    };
+    assert!(row("local").contains("in sync"), "{text}");
+    assert!(row("staging").contains("in sync"), "{text}");
+    assert!(row("prod").contains("-1 column"), "{text}");
+    for environment in report["environments"].as_array().unwrap() {
+        let hash = environment["schema_hash"].as_str().unwrap();
+        let name = environment["name"].as_str().unwrap();
+        assert!(row(name).contains(&hash[..8]), "{name}: {text}");
+    }
+}
+
+#[test]
+fn environment_errors_name_the_environment_exit_2_and_never_print_the_secret() {
+    const SECRET: &str = "Pr0d-Secret-Value";
+    let dir = project();
+    write_project(
+        dir.path(),
+        "schema = \"schema.yaml\"\n\
+         [env.local]\nurl = \"sqlite:dev.db\"\n\
+         [env.prod]\nurl = \"${STRATA_TEST_PROD_URL}\"\n\
+         [env.ci]\nurl = \"${STRATA_TEST_UNSET_URL}\"\n",
+    );
+    let port = support::backup_suite::closed_port();
+    let url = format!("postgres://app:{SECRET}@127.0.0.1:{port}/app?password={SECRET}");
+    let env = [("STRATA_TEST_PROD_URL", url.as_str())];
+    let cases: [(&[&str], &str); 6] = [
+        (&["snapshot", "prod"], "environment 'prod'"),
+        (&["diff", "local", "prod"], "environment 'prod'"),
+        (&["backup", "prod", "--repo", "repo"], "environment 'prod'"),
+        (&["snapshot", "ci"], "STRATA_TEST_UNSET_URL is not set"),
+        (&["drift", "ci"], "environment 'ci'"),
+        (&["snapshot", "qa"], "defines no environment 'qa'"),
+    ];
+    for setup in [
+        &["init", "repo"][..],
+        &["snapshot", "local", "-o", "schema.yaml"][..],
+    ] {
+        let out = strata_in(dir.path(), setup, &env);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    for (args, expected) in cases {
+        let out = strata_in(dir.path(), args, &env);
+        let (stdout, message) = (String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {message}");
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(
+            !message.contains(SECRET) && !stdout.contains(SECRET),
+            "{args:?} printed the secret: {stdout}{message}"
+        );
+    }
+    // status reports them (exit 1) without printing the secret either.
+    for args in [&["status"][..], &["status", "--json"][..]] {
+        let out = strata_in(dir.path(), args, &env);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(all.contains("STRATA_TEST_UNSET_URL"), "{all}");
+        assert!(!all.contains(SECRET), "status printed the secret: {all}");
+    }
+}
+
+#[test]
+fn repository_commands_use_the_project_repository_and_its_password_file() {
+    let dir = project();
+    write_project(
+        dir.path(),
+        "[repo]\nlocation = \"backups\"\npassword_file = \"passphrase.txt\"\n\
+         [env.local]\nurl = \"sqlite:dev.db\"\n",
+    );
+    std::fs::write(
+        dir.path().join("passphrase.txt"),
+        "the project's passphrase",
+    )
+    .unwrap();
+    let nested = dir.path().join("sub");
+    std::fs::create_dir_all(&nested).unwrap();
+    // The environment's passphrase is not the repository's: the project's file must be used.
+    let env = [("STRATA_PASSWORD", "not the passphrase")];
+    for args in [&["init"][..], &["backup", "local", "--tag", "mine"][..]] {
+        let out = strata_in(&nested, args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    assert!(dir.path().join("backups").is_dir());
+    let out = strata_in(&nested, &["list", "--json"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["tags"][0], "mine");
+    // With another passphrase file the repository does not open.
+    let out = strata_in(&nested, &["list", "--password-file", "/dev/null"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn without_any_repository_configured_repository_commands_say_where_to_set_one() {
+    let bare = tempfile::tempdir().unwrap();
+    let out = strata_in(bare.path(), &["list"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("no repository given: pass --repo REPO or set STRATA_REPO"),
+        "{message}"
+    );
+    assert!(message.contains("strata init-project"), "{message}");
+
+    let dir = project();
+    write_project(dir.path(), "[env.local]\nurl = \"sqlite:dev.db\"\n");
+    let out = strata_in(dir.path(), &["backup", "local"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("add a [repo] section to")
+            && message.contains(&dir.path().join("strata.toml").display().to_string()),
+        "{message}"
+    );
 }

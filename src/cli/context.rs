@@ -2,7 +2,7 @@
 //! found once per run, so that environment names work wherever a database is expected.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::project::Project;
@@ -10,6 +10,9 @@ use crate::target::Target;
 
 static PROJECT: OnceLock<Option<Project>> = OnceLock::new();
 static EXPLICIT: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// The environments this run resolved: (the database as printed, the environment's name), so
+/// that a failure to reach the database can name the environment.
+static RESOLVED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 /// Records `--config` (or `STRATA_CONFIG`); the file itself is read on first use, so commands
 /// that need no project never fail because of a broken one.
@@ -33,7 +36,11 @@ pub fn database(arg: &str) -> Result<Target> {
     if looks_like_environment_name(arg) {
         if let Some(project) = project()? {
             if let Some(environment) = project.environment(arg) {
-                return environment.target();
+                let target = environment.target()?;
+                if let Ok(mut resolved) = RESOLVED.lock() {
+                    resolved.push((target.display(), environment.name.clone()));
+                }
+                return Ok(target);
             }
         }
     }
@@ -46,6 +53,40 @@ pub fn database(arg: &str) -> Result<Target> {
         }
         other => other,
     })
+}
+
+/// Names the environment in an error about a database this run reached through one (`could
+/// not connect to environment 'prod' (postgres://…)`), so the user knows which entry of
+/// strata.toml to check.
+pub fn name_environment(error: Error) -> Error {
+    let named = |target: String| -> String {
+        let resolved = RESOLVED.lock().map(|r| r.clone()).unwrap_or_default();
+        match resolved.iter().find(|(display, _)| *display == target) {
+            Some((_, name)) => format!("environment '{name}' ({target})"),
+            None => target,
+        }
+    };
+    match error {
+        Error::Connect {
+            target,
+            cause,
+            hint,
+        } => Error::Connect {
+            target: named(target),
+            cause,
+            hint,
+        },
+        Error::Query {
+            target,
+            what,
+            cause,
+        } => Error::Query {
+            target: named(target),
+            what,
+            cause,
+        },
+        other => other,
+    }
 }
 
 /// The project's schema file, for commands whose FILE argument may be left out.

@@ -113,7 +113,7 @@ pub mod exit {
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     context::set_config(cli.config);
-    match cli.command {
+    let outcome = match cli.command {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
@@ -135,7 +135,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prune(args) => prune::run(args),
         Command::Check(args) => check::run(args),
         Command::Repair(args) => repair::run(args),
-    }
+    };
+    outcome.map_err(context::name_environment)
 }
 
 /// Writes `text` to `path` atomically (temporary file in the same directory, then rename), so

@@ -150,3 +150,27 @@ impl Engine for Sqlite {
         count.map_err(error)
     }
 }
+
+/// Replaces the whole content of the database file `target` with that of `source`, in one
+/// step through SQLite's online backup API (which also handles a write-ahead log and other
+/// connections correctly, unlike renaming files). How `restore --clean` empties a SQLite
+/// target: the backup is restored into a fresh file first, then copied over.
+pub fn replace_contents(target: &Path, source: &Path) -> Result<()> {
+    let display = format!("sqlite:{}", target.display());
+    let failed = |cause: rusqlite::Error| crate::Error::Query {
+        target: display.clone(),
+        what: format!("replacing its contents with {}", source.display()),
+        cause: cause.to_string(),
+    };
+    let mut conn = rusqlite::Connection::open_with_flags(
+        target,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    conn.restore(
+        rusqlite::MAIN_DB,
+        source,
+        None::<fn(rusqlite::backup::Progress)>,
+    )
+    .map_err(failed)
+}
