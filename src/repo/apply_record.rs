@@ -122,21 +122,12 @@ impl Repository {
 
     /// Loads one record, checking it against its name.
     pub fn load_apply_record(&self, id: &RecordId) -> RepoResult<ApplyRecord> {
-        let name = layout::apply_name(id);
-        let bytes = self.store().get(&name)?;
-        let damaged = |reason: String| RepoError::Damaged {
-            location: self.location(),
-            name: name.clone(),
-            reason,
-        };
-        if Id::of_object(&bytes) != *id {
-            return Err(damaged("content does not match its name".to_string()));
-        }
-        let plain = self
-            .crypto()
-            .open(ObjectKind::ApplyRecord, &bytes)
-            .map_err(damaged)?;
-        ApplyRecord::decode(&plain).map_err(damaged)
+        self.load_named(
+            &layout::apply_name(id),
+            id,
+            ObjectKind::ApplyRecord,
+            ApplyRecord::decode,
+        )
     }
 }
 

@@ -310,22 +310,35 @@ impl Repository {
 
     /// Loads a backup by id, checking its manifest against its name.
     pub fn load_backup_id(&self, id: &BackupId) -> RepoResult<Backup> {
-        let name = layout::backup_name(id);
-        let bytes = self.store.get(&name)?;
+        let manifest = self.load_named(
+            &layout::backup_name(id),
+            id,
+            ObjectKind::Manifest,
+            manifest::Manifest::decode,
+        )?;
+        Ok(Backup { id: *id, manifest })
+    }
+
+    /// Reads a content-named sealed object: checks its bytes against its name, opens it and
+    /// decodes it; any failure is reported as damage to that object.
+    pub(crate) fn load_named<T>(
+        &self,
+        name: &str,
+        id: &Id,
+        kind: ObjectKind,
+        decode: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> RepoResult<T> {
+        let bytes = self.store.get(name)?;
         let damaged = |reason: String| RepoError::Damaged {
             location: self.location(),
-            name: name.clone(),
+            name: name.to_string(),
             reason,
         };
         if Id::of_object(&bytes) != *id {
             return Err(damaged("content does not match its name".to_string()));
         }
-        let plain = self
-            .crypto
-            .open(ObjectKind::Manifest, &bytes)
-            .map_err(damaged)?;
-        let manifest = manifest::Manifest::decode(&plain).map_err(damaged)?;
-        Ok(Backup { id: *id, manifest })
+        let plain = self.crypto.open(kind, &bytes).map_err(damaged)?;
+        decode(&plain).map_err(damaged)
     }
 
     /// Every backup, oldest first; unreadable manifests are returned apart.
