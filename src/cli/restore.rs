@@ -32,8 +32,8 @@ pub struct RestoreArgs {
     /// Drop everything in the target first.
     #[arg(long)]
     pub clean: bool,
-    /// Do not read the whole backup before writing (faster; a damaged chunk then fails the
-    /// restore half-way instead of before it starts).
+    /// With --data-only: do not read the whole backup before writing (a damaged chunk then fails
+    /// the restore half-way). Other restores check each chunk as they load it.
     #[arg(long)]
     pub no_verify: bool,
     /// Restore owners and grants recorded in the backup (taken with --with-owners); skipped by
