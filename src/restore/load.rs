@@ -85,8 +85,9 @@ pub enum SequencePositions<'a> {
 }
 
 /// Creates `load.schema` in `target` and fills it, in three phases: pre-data, the rows (on
-/// `options.jobs` sessions), post-data. Shared by restore and copy. Returns the rows loaded
-/// per table, sorted by table.
+/// `options.jobs` sessions), post-data (keys and indexes on `options.jobs` sessions). Shared by
+/// restore and copy. Returns the rows loaded per table, sorted by table. When the rows fail and
+/// the load created the schema (not `data_only`), the target is emptied again first.
 pub fn load_into(
     target: &Target,
     load: &Load<'_>,
