@@ -697,8 +697,9 @@ fn masking_without_a_key_or_with_broken_rules_is_refused_before_anything_is_writ
         "a refused restore wrote to the target"
     );
 
-    // A value that cannot be masked fails its table's load, which is rolled back; the error
-    // names the column but never quotes the value.
+    // A value that cannot be masked fails its table's load, which is rolled back, and the
+    // restore drops the tables it created; the error names the column but never quotes the
+    // value.
     let not_json = work.file(
         "not-json.toml",
         "[tables.orders.columns]\nnote = { json = { \"$.x\" = \"null\" } }\n",
@@ -727,7 +728,11 @@ fn masking_without_a_key_or_with_broken_rules_is_refused_before_anything_is_writ
         !err.contains("order note"),
         "the error quoted the value: {err}"
     );
-    assert_eq!(half.scalar_i64("SELECT count(*) FROM orders"), 0);
+    assert_eq!(
+        half.scalar_i64("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"),
+        0,
+        "the failed restore left tables behind"
+    );
 
     // The key file works like the environment variable, and gives the same output.
     let key_file = work.file("sanitize.key", &format!("{KEY}\n"));

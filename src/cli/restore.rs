@@ -67,8 +67,8 @@ pub struct RestoreArgs {
     /// lost for good).
     #[arg(long, requires = "clean")]
     pub no_safety_backup: bool,
-    /// Do not read the whole backup before writing (faster; a damaged chunk then fails the
-    /// restore half-way instead of before it starts).
+    /// With --data-only: do not read the whole backup before writing (a damaged chunk then fails
+    /// the restore half-way). Other restores check each chunk as they load it.
     #[arg(long)]
     pub no_verify: bool,
     /// Restore owners and grants recorded in the backup (taken with --with-owners); skipped by
@@ -235,15 +235,7 @@ fn safety_backup(
 /// Whether a database holds anything a `--clean` restore would drop: more than an empty
 /// `public` schema.
 fn holds_objects(schema: &Schema) -> bool {
-    let mut bare = Schema::new(schema.engine, schema.server_version.clone());
-    bare.format = schema.format;
-    bare.schemas = schema
-        .schemas
-        .iter()
-        .filter(|s| s.name == "public")
-        .cloned()
-        .collect();
-    *schema != bare
+    *schema != crate::restore::emptied(schema)
 }
 
 /// A `--clean` restore into an existing SQLite file: the backup goes into a fresh file beside

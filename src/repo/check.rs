@@ -1,7 +1,8 @@
 //! Verifying a repository: can these backups be restored, and is anything damaged?
 //!
 //! The structure check loads the index and every selected manifest and checks that each chunk a
-//! backup needs is in the index and its pack exists and is large enough. With `read_data`, every
+//! backup needs is in the index and its pack exists and is large enough; a check of selected
+//! backups also reads the trailers of the packs they use. With `read_data`, every
 //! pack is read whole and its id checked (so damage anywhere in a pack is found), then every
 //! table segment is read back blob by blob, each blob's hash checked, and the segment's content
 //! hash compared with the manifest; identical segments shared by several backups are read once.
@@ -195,6 +196,12 @@ pub(crate) fn run(
     checker.report.backups_checked = backups.len();
     for backup in &backups {
         checker.check_structure(backup);
+    }
+    if options.backups.is_some() && !options.read_data {
+        // The trailers of the packs these backups use (one small read each), as a check of
+        // the whole repository reads every pack's: a restore refuses a damaged pack up front.
+        let packs = checker.packs_to_read(&backups, true);
+        checker.read_trailers_of(packs)?;
     }
     if options.read_data {
         let packs = checker.packs_to_read(&backups, options.backups.is_some());

@@ -50,9 +50,21 @@ impl Checker<'_> {
     /// Reads every stored pack's trailer; reports packs whose trailer is damaged or whose
     /// size it does not account for. Returns the intact trailers.
     fn read_trailers(&mut self) -> RepoResult<HashMap<PackId, HashMap<BlobId, PackEntry>>> {
+        let packs: Vec<PackId> = self.packs.keys().copied().collect();
+        self.read_trailers_of(packs)
+    }
+
+    /// [`Self::read_trailers`] for the given stored packs only (what selected backups use).
+    pub(super) fn read_trailers_of(
+        &mut self,
+        packs: Vec<PackId>,
+    ) -> RepoResult<HashMap<PackId, HashMap<BlobId, PackEntry>>> {
         let already_reported: HashSet<PackId> =
             self.report.problems.iter().filter_map(|p| p.pack).collect();
-        let mut packs: Vec<(PackId, u64)> = self.packs.iter().map(|(p, s)| (*p, *s)).collect();
+        let mut packs: Vec<(PackId, u64)> = packs
+            .into_iter()
+            .filter_map(|p| self.packs.get(&p).map(|s| (p, *s)))
+            .collect();
         packs.sort();
         let mut trailers = HashMap::new();
         for (pack, size) in packs {

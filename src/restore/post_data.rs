@@ -1,0 +1,149 @@
+//! The post-data phase on several sessions: each table's primary key, unique constraints and
+//! indexes — the statements that read a whole table and dominate this phase — are built on
+//! `jobs` sessions at once, one table per session at a time (biggest tables first, its
+//! statements in script order, in one transaction), as `pg_restore -j` does; everything else
+//! (checks, foreign keys, views, triggers, policies, comments, partitioned tables' keys) then
+//! runs in the script's order in one transaction, when every key a foreign key may reference
+//! exists.
+//!
+//! Only statements on plain tables go to the parallel part: they depend on nothing in
+//! post-data, and each takes locks on its own table only, so sessions never wait on each
+//! other. Partitioned and inheriting tables stay in the script's order, where adopting a
+//! partition's key or attaching its index relies on that order.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::schema::key::{ObjectKey, Statement};
+use crate::schema::{qualified, ConstraintKind, Schema};
+
+/// Post-data cut in two: per-table groups that may run at once, then the rest in order.
+#[derive(Debug, Default)]
+pub(super) struct PostData {
+    /// `(table, statements)`, in the script's order of first appearance.
+    pub(super) per_table: Vec<(String, Vec<String>)>,
+    /// What runs after every group, in the script's order.
+    pub(super) rest: Vec<String>,
+}
+
+impl PostData {
+    /// Everything in the script's order, on one session (SQLite, which has one writer).
+    pub(super) fn serial(statements: Vec<String>) -> PostData {
+        PostData {
+            per_table: Vec::new(),
+            rest: statements,
+        }
+    }
+
+    /// Sorts PostgreSQL's post-data statements into per-table groups and the rest.
+    pub(super) fn split(schema: &Schema, statements: Vec<Statement>) -> PostData {
+        let plain = |t: &&crate::schema::Table| {
+            t.partition_by.is_none() && t.partition_of.is_none() && t.inherits.is_empty()
+        };
+        let mut index_table: HashMap<String, String> = HashMap::new();
+        let mut keys: HashSet<(String, String)> = HashSet::new();
+        for table in schema.tables.iter().filter(plain) {
+            let name = qualified(&table.schema, &table.name);
+            for index in table.indexes.iter().filter(|i| i.attached_to.is_none()) {
+                index_table.insert(qualified(&table.schema, &index.name), name.clone());
+            }
+            for constraint in &table.constraints {
+                if matches!(
+                    constraint.kind,
+                    ConstraintKind::PrimaryKey | ConstraintKind::Unique
+                ) && !constraint.inherited
+                {
+                    keys.insert((name.clone(), constraint.name.clone()));
+                }
+            }
+        }
+        let mut post = PostData::default();
+        let mut slot: HashMap<String, usize> = HashMap::new();
+        for statement in statements {
+            let table = match &statement.key {
+                ObjectKey::Index { name } => index_table.get(name).cloned(),
+                ObjectKey::Constraint { table, name }
+                    if keys.contains(&(table.clone(), name.clone())) =>
+                {
+                    Some(table.clone())
+                }
+                _ => None,
+            };
+            match table {
+                Some(table) => {
+                    let next = post.per_table.len();
+                    let i = *slot.entry(table.clone()).or_insert(next);
+                    if i == next {
+                        post.per_table.push((table, Vec::new()));
+                    }
+                    post.per_table[i].1.push(statement.sql);
+                }
+                None => post.rest.push(statement.sql),
+            }
+        }
+        post
+    }
+
+    /// Runs the groups on up to `jobs` sessions, biggest tables (by `rows`) first, then the
+    /// rest on `loader`.
+    pub(super) fn run(
+        mut self,
+        database: &dyn engine::Engine,
+        loader: &mut dyn engine::Loader,
+        jobs: usize,
+        rows: &HashMap<&str, u64>,
+    ) -> Result<()> {
+        self.per_table
+            .sort_by_key(|(table, _)| std::cmp::Reverse(rows.get(table.as_str()).copied()));
+        let sessions = jobs.max(1).min(self.per_table.len());
+        if sessions <= 1 {
+            for (_, statements) in &self.per_table {
+                loader.run_script(statements)?;
+            }
+        } else {
+            run_groups(database, &self.per_table, sessions)?;
+        }
+        loader.run_script(&self.rest)
+    }
+}
+
+/// Each session takes the next group until none is left or one failed.
+fn run_groups(
+    database: &dyn engine::Engine,
+    groups: &[(String, Vec<String>)],
+    sessions: usize,
+) -> Result<()> {
+    let loaders = (0..sessions)
+        .map(|_| database.loader())
+        .collect::<Result<Vec<_>>>()?;
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for mut loader in loaders {
+            let (next, failure) = (&next, &failure);
+            scope.spawn(move || loop {
+                if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                    return;
+                }
+                let Some((_, statements)) = groups.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    return;
+                };
+                if let Err(e) = loader.run_script(statements) {
+                    if let Ok(mut f) = failure.lock() {
+                        f.get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner() {
+        Ok(None) => Ok(()),
+        Ok(Some(e)) => Err(e),
+        Err(_) => Err(Error::Unsupported(
+            "a session building keys and indexes panicked".into(),
+        )),
+    }
+}
