@@ -9,6 +9,7 @@ pub mod backup;
 pub mod cli;
 pub mod convert;
 pub mod copy;
+pub mod copy_text;
 pub mod diff;
 pub mod engine;
 pub mod error;

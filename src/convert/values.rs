@@ -8,7 +8,7 @@
 //! canonical integer or REAL form is that number.
 
 use super::types::ValueKind;
-use crate::engine::sqlite::data::{decode_escape, hex_value as hex_digit};
+use crate::copy_text::{decode_escape, hex_value as hex_digit};
 
 /// How one column's values are adapted.
 #[derive(Debug, Clone)]
@@ -265,15 +265,7 @@ fn write_text(
             ));
         }
     }
-    for &b in text.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
+    crate::copy_text::escape(out, text.as_bytes());
     Ok(())
 }
 

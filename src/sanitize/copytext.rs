@@ -9,7 +9,7 @@
 
 use rusqlite::types::ValueRef;
 
-use crate::engine::sqlite::data::{decode_escape, hex_value};
+use crate::copy_text::{decode_escape, escape, hex_value};
 
 /// A decoded field (borrowing the raw field when it has no escapes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,25 +89,6 @@ pub fn encode(out: &mut Vec<u8>, value: &Output, form: TextForm) {
         Output::Bytes(bytes) => {
             out.extend_from_slice(b"\\\\x");
             out.extend_from_slice(super::key::hex(bytes).as_bytes());
-        }
-    }
-}
-
-fn escape(out: &mut Vec<u8>, text: &[u8]) {
-    if !text
-        .iter()
-        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
-    {
-        out.extend_from_slice(text);
-        return;
-    }
-    for &b in text {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
         }
     }
 }

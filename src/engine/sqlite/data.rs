@@ -59,6 +59,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::lexer::quote_ident;
+use crate::copy_text::{decode_escape, hex_value};
 use crate::engine::{
     DataTable, Export, ExportWorker, InspectOptions, Loader, SequenceState, TablePart,
 };
@@ -473,7 +474,7 @@ pub fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>, text_affinity: bool) 
                 let _ = write!(out, "\\{:03o}", text[0]);
                 rest = &text[1..];
             }
-            escape_text(out, rest);
+            crate::copy_text::escape(out, rest);
         }
     }
 }
@@ -487,19 +488,6 @@ fn write_real(out: &mut Vec<u8>, r: f64) {
         out.extend_from_slice(b"-Infinity");
     } else {
         let _ = write!(out, "{r:?}");
-    }
-}
-
-fn escape_text(out: &mut Vec<u8>, text: &[u8]) {
-    for &b in text {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0 => out.extend_from_slice(b"\\000"),
-            _ => out.push(b),
-        }
     }
 }
 
@@ -549,56 +537,6 @@ fn canonical_real(s: &str) -> Option<f64> {
     }
     let value: f64 = s.parse().ok()?;
     (value.is_finite() && format!("{value:?}") == s).then_some(value)
-}
-
-/// Appends what the COPY text escape `\\next` stands for (`raw[*i..]` holds what follows
-/// `next`, consumed as far as an octal or hex escape reaches): `\b \f \n \r \t \v`, `\ooo`,
-/// `\xhh`; any other escaped character stands for itself.
-pub(crate) fn decode_escape(next: u8, raw: &[u8], i: &mut usize, out: &mut Vec<u8>) {
-    match next {
-        b'b' => out.push(8),
-        b'f' => out.push(12),
-        b'n' => out.push(b'\n'),
-        b'r' => out.push(b'\r'),
-        b't' => out.push(b'\t'),
-        b'v' => out.push(11),
-        b'0'..=b'7' => {
-            let mut value = u32::from(next - b'0');
-            for _ in 0..2 {
-                match raw.get(*i) {
-                    Some(&d @ b'0'..=b'7') => {
-                        value = value * 8 + u32::from(d - b'0');
-                        *i += 1;
-                    }
-                    _ => break,
-                }
-            }
-            out.push((value & 0xff) as u8);
-        }
-        b'x' => match raw.get(*i).and_then(|&h| hex_value(h)) {
-            Some(high) => {
-                *i += 1;
-                match raw.get(*i).and_then(|&h| hex_value(h)) {
-                    Some(low) => {
-                        *i += 1;
-                        out.push(high * 16 + low);
-                    }
-                    None => out.push(high),
-                }
-            }
-            None => out.push(b'x'),
-        },
-        other => out.push(other),
-    }
-}
-
-pub(crate) fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// One field of a parsed line: its unescaped bytes in the line buffer.
