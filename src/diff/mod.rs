@@ -15,6 +15,8 @@ mod rename;
 pub mod summary;
 mod unchanged;
 
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Dialect;
@@ -264,10 +266,16 @@ pub fn schema_hash(schema: &Schema) -> String {
     canonical.server_version = String::new();
     canonical.canonicalize();
     // The canonical JSON text (`Schema::to_json`) streamed into the hasher, never built.
+    // Buffered: the serializer writes small pieces, which BLAKE3 hashes slowly one by one.
     let mut hasher = blake3::Hasher::new();
-    serde_json::to_writer_pretty(&mut hasher, &canonical)
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut hasher);
+    serde_json::to_writer_pretty(&mut buffered, &canonical)
         .expect("schema model is always representable as JSON");
-    hasher.update(b"\n");
+    buffered
+        .write_all(b"\n")
+        .and_then(|()| buffered.flush())
+        .expect("hashing never fails to write");
+    drop(buffered);
     hasher.finalize().to_hex().to_string()
 }
 
