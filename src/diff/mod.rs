@@ -15,6 +15,8 @@ mod rename;
 pub mod summary;
 mod unchanged;
 
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Dialect;
@@ -262,9 +264,19 @@ impl Plan {
 pub fn schema_hash(schema: &Schema) -> String {
     let mut canonical = schema.clone();
     canonical.server_version = String::new();
-    blake3::hash(canonical.to_json().as_bytes())
-        .to_hex()
-        .to_string()
+    canonical.canonicalize();
+    // The canonical JSON text (`Schema::to_json`) streamed into the hasher, never built.
+    // Buffered: the serializer writes small pieces, which BLAKE3 hashes slowly one by one.
+    let mut hasher = blake3::Hasher::new();
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut hasher);
+    serde_json::to_writer_pretty(&mut buffered, &canonical)
+        .expect("schema model is always representable as JSON");
+    buffered
+        .write_all(b"\n")
+        .and_then(|()| buffered.flush())
+        .expect("hashing never fails to write");
+    drop(buffered);
+    hasher.finalize().to_hex().to_string()
 }
 
 /// Plans the migration from `source` (what the database has) to `target` (what it should
@@ -282,11 +294,17 @@ pub fn plan(
         )));
     }
     let steps = changes::steps(source, target, dialect, options)?;
+    // The two hashes are independent: compute them on two threads.
+    let (source_hash, target_hash) = std::thread::scope(|scope| {
+        let source_side = scope.spawn(|| schema_hash(source));
+        (source_side.join(), schema_hash(target))
+    });
+    let source_hash = source_hash.expect("hashing a schema does not panic");
     Ok(Plan {
         format: PLAN_FORMAT,
         engine: target.engine,
-        source_hash: schema_hash(source),
-        target_hash: schema_hash(target),
+        source_hash,
+        target_hash,
         steps,
     })
 }
@@ -315,6 +333,19 @@ mod tests {
         let text = serde_json::to_string(&s).unwrap();
         assert!(text.contains(r#""run":"after_transaction""#), "{text}");
         assert_eq!(read(&text), s);
+    }
+
+    #[test]
+    fn the_schema_hash_is_blake3_of_the_canonical_json_without_server_version() {
+        let text = r#"{"format": 1, "engine": "postgres", "server_version": "15",
+                       "schemas": [{"name": "b"}, {"name": "a"}]}"#;
+        let schema = Schema::from_json(text, "test").unwrap();
+        let mut expected = schema.clone();
+        expected.server_version = String::new();
+        let expected = blake3::hash(expected.to_json().as_bytes())
+            .to_hex()
+            .to_string();
+        assert_eq!(schema_hash(&schema), expected);
     }
 
     #[test]
