@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diff::changes::compare;
+use crate::diff::changes::{compare, Rebuild};
 use crate::diff::dependencies::Lookup;
 use crate::diff::{PlanOptions, Step};
 use crate::engine::Dialect;
@@ -83,7 +83,10 @@ pub(super) fn steps_without_unchanged_tables(
         &pruned_target,
         dialect,
         options,
-        &HashSet::new(),
+        &Rebuild {
+            uncertain: &HashSet::new(),
+            recreate: &HashSet::new(),
+        },
     );
     let lookup = Lookup::new(&pruned_source);
     let left_out: Vec<&Table> = source
