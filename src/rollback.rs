@@ -11,6 +11,12 @@
 //! nothing of the user's is touched yet); the transaction copies them into place and drops the
 //! staging tables, so a failure anywhere leaves the database as it was
 //! (`crate::engine::staging`).
+//!
+//! PostgreSQL adds a column back at the end of its table. When that would leave a table's
+//! columns in another order than before the apply, the plan drops the table and creates it
+//! again (`diff::plan_recreating`, which also drops and recreates what depends on it), its
+//! current rows kept aside in a keep table inside the transaction and put back with the
+//! backup's.
 
 use crate::apply;
 use crate::diff::{self, Action, Phase, Plan, PlanOptions, Step};
@@ -19,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::pre_apply::{self, DatabaseState};
 use crate::repo::{ApplyRecord, Backup, RecordId, Repository, TableEntry};
 use crate::schema::key::ObjectKey;
-use crate::schema::{qualified, Column, Schema, Table};
+use crate::schema::{qualified, Column, EngineKind, Schema, Table};
 use crate::target::Target;
 
 /// What a rollback will do, and what it would lose.
@@ -48,6 +54,17 @@ struct Staged {
     columns: Vec<String>,
 }
 
+/// A PostgreSQL table the rollback drops and creates again to give it its pre-apply column
+/// order.
+struct Rebuilt {
+    table: String,
+    /// The keep table holding its rows meanwhile: schema and name.
+    schema: String,
+    keep: String,
+    /// Its current columns that the pre-apply table has too (generated ones excluded).
+    columns: Vec<String>,
+}
+
 /// Finds the apply to undo (`id`: a plan id or record id prefix; default the latest apply to
 /// `target`), measures the database and builds the rollback plan.
 pub fn prepare(repo: &Repository, target: &Target, id: Option<&str>) -> Result<Prepared> {
@@ -64,14 +81,24 @@ pub fn prepare(repo: &Repository, target: &Target, id: Option<&str>) -> Result<P
     let state = pre_apply::database_state(target, &names)?;
     let changes = changes_since(&record, &state);
     let dialect = engine::dialect(state.schema.engine)?;
-    let mut plan = diff::plan(
+    let rebuilt = reordered_tables(&state.schema, &record.before);
+    let mut plan = diff::plan_recreating(
         &state.schema,
         &record.before,
         dialect,
         &PlanOptions::default(),
+        &rebuilt.iter().map(|r| r.table.clone()).collect(),
     )?;
     let staged = staged_tables(&record, &backup)?;
-    add_row_steps(&mut plan, &staged, &record.before, dialect, &backup)?;
+    keep_rows_aside(&mut plan, &rebuilt, &record.before, dialect)?;
+    add_row_steps(
+        &mut plan,
+        &staged,
+        &rebuilt,
+        &record.before,
+        dialect,
+        &backup,
+    )?;
     Ok(Prepared {
         record_id,
         restored: staged.iter().map(|s| s.table.clone()).collect(),
@@ -134,7 +161,40 @@ pub fn execute(
         let _ = loader.run_script(&drops);
         return Err(e);
     }
-    loader.set_sequences(&created_sequences(&prepared))
+    let sequences = created_sequences(&prepared);
+    loader.set_sequences(&sequences)?;
+    if matches!(target, Target::Postgres(_)) && !sequences.is_empty() {
+        // Rows kept with --force may hold values past the pre-apply position.
+        loader.run_script(&[past_kept_rows(&sequences)])?;
+    }
+    Ok(())
+}
+
+/// SQL moving each sequence past the largest value of the column that owns it (serial or
+/// identity), so that rows written after the apply and kept by the rollback never collide with
+/// the next value drawn.
+fn past_kept_rows(sequences: &[SequenceState]) -> String {
+    let names: Vec<String> = sequences
+        .iter()
+        .map(|s| format!("'{}'", s.name.replace('\'', "''")))
+        .collect();
+    format!(
+        "DO $strata$ DECLARE r record; top bigint; BEGIN \
+         FOR r IN SELECT d.objid AS seq, d.refobjid::regclass AS tbl, a.attname \
+           FROM pg_catalog.pg_depend d \
+           JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind = 'S' \
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+           JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refobjsubid > 0 \
+             AND d.deptype IN ('a', 'i') AND n.nspname || '.' || c.relname = ANY (ARRAY[{}]) \
+         LOOP \
+           EXECUTE format('SELECT max(%I)::bigint FROM %s', r.attname, r.tbl) INTO top; \
+           IF top IS NOT NULL AND top > coalesce(pg_catalog.pg_sequence_last_value(r.seq::regclass), top - 1) THEN \
+             PERFORM pg_catalog.setval(r.seq::regclass, top, true); \
+           END IF; \
+         END LOOP; END $strata$",
+        names.join(", ")
+    )
 }
 
 /// Loads each restored table's rows from the backup into its staging table.
@@ -224,37 +284,165 @@ fn staged_tables(record: &ApplyRecord, backup: &Backup) -> Result<Vec<Staged>> {
         .collect()
 }
 
-/// Adds to `plan`, for each staged table, the steps copying its rows into place — right
-/// after the last step that creates or alters the table itself, so the table has its
+/// The PostgreSQL tables that planning from `current` to `before` would leave with their
+/// columns in another order (a column comes back at the end). Tables in an inheritance or
+/// partition hierarchy are left as they are: recreating one would take its relatives along.
+fn reordered_tables(current: &Schema, before: &Schema) -> Vec<Rebuilt> {
+    if before.engine != EngineKind::Postgres {
+        return Vec::new();
+    }
+    let related: Vec<&str> = before
+        .tables
+        .iter()
+        .flat_map(|t| {
+            let parent = t.partition_of.as_ref().map(|p| p.parent.as_str());
+            t.inherits.iter().map(String::as_str).chain(parent)
+        })
+        .collect();
+    let standalone = |t: &&Table| {
+        t.partition_by.is_none()
+            && t.partition_of.is_none()
+            && t.inherits.is_empty()
+            && !related.contains(&qualified(&t.schema, &t.name).as_str())
+    };
+    before
+        .tables
+        .iter()
+        .filter(standalone)
+        .filter_map(|b| {
+            let now = current
+                .tables
+                .iter()
+                .find(|t| t.schema == b.schema && t.name == b.name)?;
+            let wanted: Vec<&str> = b.columns.iter().map(|c| c.name.as_str()).collect();
+            let has_now = |name: &str| now.columns.iter().any(|c| c.name == name);
+            let mut after: Vec<&str> = now
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| wanted.contains(n))
+                .collect();
+            after.extend(wanted.iter().filter(|n| !has_now(n)));
+            if after == wanted {
+                return None;
+            }
+            let columns = b
+                .columns
+                .iter()
+                .filter(|c| c.generated.is_none() && has_now(&c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            Some((b, columns))
+        })
+        .enumerate()
+        .map(|(i, (b, columns))| Rebuilt {
+            table: qualified(&b.schema, &b.name),
+            schema: b.schema.clone(),
+            keep: format!("strata_rollback_keep_{i}"),
+            columns,
+        })
+        .collect()
+}
+
+/// Puts, right before the step dropping each rebuilt table, the step copying its rows into
+/// its keep table; the drop loses no rows then, so its data-loss hazard is lifted.
+fn keep_rows_aside(
+    plan: &mut Plan,
+    rebuilt: &[Rebuilt],
+    before: &Schema,
+    dialect: &dyn engine::Dialect,
+) -> Result<()> {
+    for r in rebuilt {
+        let table = before_table(before, &r.table)?;
+        let columns = stream_columns(table, &r.columns)?;
+        let dropping = |s: &Step| {
+            s.action == Action::Drop
+                && matches!(&s.object, ObjectKey::Table { name } if name == &r.table)
+        };
+        let Some(at) = plan.steps.iter().position(dropping) else {
+            return Err(Error::Unsupported(format!(
+                "the rollback plan does not recreate {} to give it its pre-apply column order \
+                 — nothing was changed",
+                r.table
+            )));
+        };
+        let drop = &mut plan.steps[at];
+        drop.hazards.clear();
+        drop.reason = format!(
+            "drop {} to create it again with its pre-apply column order (its rows are kept \
+             and put back)",
+            r.table
+        );
+        let keep = Step::new(
+            ObjectKey::Table {
+                name: qualified(&r.schema, &r.keep),
+            },
+            Action::Create,
+            format!("keep the rows of {} while it is recreated", r.table),
+            staging::keep_rows(dialect, table, (&r.schema, &r.keep), &columns),
+        );
+        plan.steps.insert(at, keep);
+    }
+    Ok(())
+}
+
+/// Adds to `plan`, for each staged or rebuilt table, the steps putting its rows in place —
+/// right after the last step that creates or alters the table itself, so the table has its
 /// pre-apply columns and nothing created later (foreign keys from other tables, triggers of
-/// a recreated table) sees it empty — and finally the steps dropping the staging tables.
+/// a recreated table) sees it empty — and finally the steps dropping the staging and keep
+/// tables.
 fn add_row_steps(
     plan: &mut Plan,
     staged: &[Staged],
+    rebuilt: &[Rebuilt],
     before: &Schema,
     dialect: &dyn engine::Dialect,
     backup: &Backup,
 ) -> Result<()> {
+    // Per table: its name, the statements and the reason.
+    let mut restoring: Vec<(&str, Vec<String>, String)> = Vec::new();
+    let kept = |r: &Rebuilt, only_missing: bool| -> Result<Option<String>> {
+        let table = before_table(before, &r.table)?;
+        let columns = stream_columns(table, &r.columns)?;
+        Ok(staging::restore_kept(
+            dialect,
+            table,
+            (&r.schema, &r.keep),
+            &columns,
+            only_missing,
+        ))
+    };
     for s in staged {
         let table = before_table(before, &s.table)?;
         let columns = stream_columns(table, &s.columns)?;
-        let sql = staging::restore_rows(dialect, table, (&s.schema, &s.name), &columns);
-        let key = ObjectKey::Table {
-            name: s.table.clone(),
-        };
-        let step = Step::new(
-            key.clone(),
-            Action::Alter,
-            format!(
-                "restore the rows of {} from pre-apply backup {}",
-                s.table,
-                backup.id.short()
-            ),
-            sql.join("\n"),
+        let mut sql = staging::restore_rows(dialect, table, (&s.schema, &s.name), &columns);
+        if let Some(r) = rebuilt.iter().find(|r| r.table == s.table) {
+            sql.extend(kept(r, true)?);
+        }
+        let reason = format!(
+            "restore the rows of {} from pre-apply backup {}",
+            s.table,
+            backup.id.short()
         );
+        restoring.push((&s.table, sql, reason));
+    }
+    for r in rebuilt {
+        if !staged.iter().any(|s| s.table == r.table) {
+            let reason = format!(
+                "put back the rows of {} kept while it was recreated",
+                r.table
+            );
+            restoring.push((&r.table, kept(r, false)?.into_iter().collect(), reason));
+        }
+    }
+    for (table, sql, reason) in restoring {
+        let key = ObjectKey::Table {
+            name: table.to_string(),
+        };
+        let step = Step::new(key, Action::Alter, reason, sql.join("\n"));
         let shapes_table = |step: &Step| {
             step.run == Phase::InTransaction
-                && matches!(&step.object, ObjectKey::Table { name } | ObjectKey::Column { table: name, .. } if name == &s.table)
+                && matches!(&step.object, ObjectKey::Table { name } | ObjectKey::Column { table: name, .. } if name == table)
         };
         let at = match plan.steps.iter().rposition(shapes_table) {
             Some(i) => i + 1,
@@ -262,13 +450,19 @@ fn add_row_steps(
         };
         plan.steps.insert(at, step);
     }
-    for s in staged {
-        let name = qualified(&s.schema, &s.name);
+    let scratch = staged
+        .iter()
+        .map(|s| (&s.schema, &s.name, "staging"))
+        .chain(rebuilt.iter().map(|r| (&r.schema, &r.keep, "keep")));
+    for (schema, name, kind) in scratch {
+        let qualified_name = qualified(schema, name);
         let step = Step::new(
-            ObjectKey::Table { name: name.clone() },
+            ObjectKey::Table {
+                name: qualified_name.clone(),
+            },
             Action::Drop,
-            format!("drop staging table {name}"),
-            staging::drop_staging(dialect, &s.schema, &s.name),
+            format!("drop {kind} table {qualified_name}"),
+            staging::drop_staging(dialect, schema, name),
         );
         let at = in_transaction_end(plan);
         plan.steps.insert(at, step);

@@ -130,17 +130,22 @@ pub(super) fn steps(
     target: &Schema,
     dialect: &dyn Dialect,
     options: &PlanOptions,
+    recreate: &HashSet<String>,
 ) -> Result<Vec<Step>> {
     let renamed = rename::apply_renames(source, target, dialect)?;
     let source = renamed.source;
-    if renamed.steps.is_empty() {
+    if renamed.steps.is_empty() && recreate.is_empty() {
         if let Some(steps) =
             unchanged::steps_without_unchanged_tables(&source, target, dialect, options)
         {
             return Ok(steps);
         }
     }
-    let (steps, _, _) = compare(&source, target, dialect, options, &renamed.uncertain);
+    let rebuild = Rebuild {
+        uncertain: &renamed.uncertain,
+        recreate,
+    };
+    let (steps, _, _) = compare(&source, target, dialect, options, &rebuild);
     Ok(renamed.steps.into_iter().chain(steps).collect())
 }
 
@@ -163,15 +168,23 @@ fn invalid_indexes(schema: &Schema) -> Vec<ObjectKey> {
         .collect()
 }
 
+/// Tables a plan replaces whatever they compare like.
+pub(super) struct Rebuild<'a> {
+    /// Tables to rebuild with their rows even when they compare equal (see
+    /// [`rename::Renamed`]).
+    pub uncertain: &'a HashSet<String>,
+    /// Tables to drop and create again, with everything that depends on them.
+    pub recreate: &'a HashSet<String>,
+}
+
 /// The plan for two schemas (renames already applied to `source`), every object the plan
 /// invalidates (drops or rebuilds), and the tables whose columns it retypes or drops.
-/// `rebuild` names tables to rebuild even when they compare equal (see [`rename::Renamed`]).
 pub(super) fn compare(
     source: &Schema,
     target: &Schema,
     dialect: &dyn Dialect,
     options: &PlanOptions,
-    rebuild: &HashSet<String>,
+    rebuild: &Rebuild,
 ) -> (Vec<Step>, Vec<ObjectKey>, Vec<String>) {
     // The two scripts are independent: render them on two threads.
     let (src, tgt) = std::thread::scope(|scope| {
@@ -201,7 +214,8 @@ pub(super) fn compare(
         if decisions.drop.contains(key) {
             continue;
         }
-        let must_rebuild = matches!(key, ObjectKey::Table { name } if rebuild.contains(name));
+        let must_rebuild =
+            matches!(key, ObjectKey::Table { name } if rebuild.uncertain.contains(name));
         if !src.contains(key) {
             decisions.create.insert(key.clone());
         } else if !src.same_as(&tgt, key) || must_rebuild {
@@ -213,6 +227,12 @@ pub(super) fn compare(
                 sides: &sides,
             };
             decide_change(key, &both, dialect, must_rebuild, &mut decisions);
+        }
+    }
+    for name in rebuild.recreate {
+        let key = ObjectKey::Table { name: name.clone() };
+        if src.contains(&key) && tgt.contains(&key) {
+            decisions.recreate(&key, &src, &tgt);
         }
     }
     cascade(&sides, &src, &tgt, &mut decisions);

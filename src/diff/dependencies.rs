@@ -133,7 +133,13 @@ impl<'a> Lookup<'a> {
     fn requirements(&self, key: &ObjectKey, sql: &str) -> Vec<ObjectKey> {
         let mut needs = Vec::new();
         match key {
-            ObjectKey::Comment { on } | ObjectKey::Access { on } => needs.push((**on).clone()),
+            ObjectKey::Comment { on } | ObjectKey::Access { on } => {
+                needs.push((**on).clone());
+                // A column's comment and grants go with its table when the table is replaced.
+                if let ObjectKey::Column { table, .. } = &**on {
+                    needs.push(self.relation(table));
+                }
+            }
             ObjectKey::SequenceOwner { name } => {
                 needs.push(ObjectKey::Sequence { name: name.clone() });
                 if let Some(table) = self.sequence_owner.get(name) {

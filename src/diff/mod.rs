@@ -15,6 +15,7 @@ mod rename;
 pub mod summary;
 mod unchanged;
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -287,13 +288,29 @@ pub fn plan(
     dialect: &dyn Dialect,
     options: &PlanOptions,
 ) -> Result<Plan> {
+    plan_recreating(source, target, dialect, options, &HashSet::new())
+}
+
+/// Like [`plan`], but the tables named in `recreate` (`schema.name`, present on both sides)
+/// are dropped and created again whatever they compare like, with everything that depends
+/// on them dropped before and created again after (foreign keys from other tables, views,
+/// triggers, indexes, comments, grants; sequences owned by their columns are released
+/// first and owned again after, so they keep their positions). Their rows are lost: the
+/// caller puts them back (rollback, to give PostgreSQL tables their column order).
+pub fn plan_recreating(
+    source: &Schema,
+    target: &Schema,
+    dialect: &dyn Dialect,
+    options: &PlanOptions,
+    recreate: &HashSet<String>,
+) -> Result<Plan> {
     if source.engine != target.engine {
         return Err(Error::Unsupported(format!(
             "cannot plan from a {} schema to a {} schema — convert the file first",
             source.engine, target.engine
         )));
     }
-    let steps = changes::steps(source, target, dialect, options)?;
+    let steps = changes::steps(source, target, dialect, options, recreate)?;
     // The two hashes are independent: compute them on two threads.
     let (source_hash, target_hash) = std::thread::scope(|scope| {
         let source_side = scope.spawn(|| schema_hash(source));

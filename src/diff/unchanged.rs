@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diff::changes::compare;
+use crate::diff::changes::{compare, Rebuild};
 use crate::diff::dependencies::Lookup;
 use crate::diff::{PlanOptions, Step};
 use crate::engine::Dialect;
@@ -142,7 +142,10 @@ fn compare_without(
         &pruned_target,
         dialect,
         options,
-        &HashSet::new(),
+        &Rebuild {
+            uncertain: &HashSet::new(),
+            recreate: &HashSet::new(),
+        },
     );
     (steps, invalidated, retyped, pruned_source)
 }
@@ -365,7 +368,17 @@ mod tests {
         let (source, target) = schemas();
         let dialect = crate::engine::dialect(source.engine).unwrap();
         let options = PlanOptions::default();
-        let full = compare(&source, &target, dialect, &options, &HashSet::new()).0;
+        let full = compare(
+            &source,
+            &target,
+            dialect,
+            &options,
+            &Rebuild {
+                uncertain: &HashSet::new(),
+                recreate: &HashSet::new(),
+            },
+        )
+        .0;
         let pruned = steps_without_unchanged_tables(&source, &target, dialect, &options)
             .expect("the view's dependents can be found by name");
         assert_eq!(pruned, full);

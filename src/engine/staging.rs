@@ -7,6 +7,11 @@
 //! back, missing rows are inserted — so foreign keys from other tables never see their parent
 //! rows disappear, and rows written since the backup stay. A table without a primary key is
 //! emptied and filled again. Only the SQL is written here; when it runs is the rollback's call.
+//!
+//! A table the rollback drops and creates again (to give a PostgreSQL table its column order
+//! back) first has its rows copied into a *keep* table inside the transaction; once the table
+//! is back, the kept rows the backup does not hold (by primary key) go back in too, so the
+//! merge is the same as for a table altered in place.
 
 use crate::schema::{Column, ConstraintKind, IdentityGeneration, Table};
 
@@ -62,14 +67,10 @@ pub fn restore_rows(
     let staging = dialect.quote_qualified(schema, name);
     let staged =
         |c: &Column| dialect.read_staged(&format!("s.{}", dialect.quote_ident(&c.name)), c);
-    let names: Vec<String> = columns
-        .iter()
-        .map(|c| dialect.quote_ident(&c.name))
-        .collect();
     let values: Vec<String> = columns.iter().map(|c| staged(c)).collect();
     let insert = format!(
         "INSERT INTO {target} ({}){} SELECT {} FROM {staging} AS s",
-        names.join(", "),
+        column_list(dialect, columns),
         dialect.insert_override(),
         values.join(", ")
     );
@@ -101,6 +102,75 @@ pub fn restore_rows(
         "{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} AS d WHERE {matched});"
     ));
     statements
+}
+
+/// The statement copying the rows of `table` (as it is now, with `columns`) into a new keep
+/// table `schema.name`.
+pub fn keep_rows(
+    dialect: &dyn Dialect,
+    table: &Table,
+    (schema, name): (&str, &str),
+    columns: &[&Column],
+) -> String {
+    format!(
+        "CREATE TABLE {} AS SELECT {} FROM {};",
+        dialect.quote_qualified(schema, name),
+        column_list(dialect, columns),
+        dialect.quote_qualified(&table.schema, &table.name)
+    )
+}
+
+/// The statement putting back into `table` (the pre-apply table) the rows of keep table
+/// `schema.name` (whose columns are `columns`, of `table`): all of them, or with `only_missing` those whose primary key the
+/// table does not hold already (the backup's rows win, as in [`restore_rows`]). `None` when
+/// rows cannot be matched so (no primary key, or a key column not kept): the backup's rows
+/// replace the table's then.
+pub fn restore_kept(
+    dialect: &dyn Dialect,
+    table: &Table,
+    (schema, name): (&str, &str),
+    columns: &[&Column],
+    only_missing: bool,
+) -> Option<String> {
+    let target = dialect.quote_qualified(&table.schema, &table.name);
+    // Read as the pre-apply types: a kept column may have had another type since.
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| dialect.read_staged(&format!("k.{}", dialect.quote_ident(&c.name)), c))
+        .collect();
+    let insert = format!(
+        "INSERT INTO {target} ({}){} SELECT {} FROM {} AS k",
+        column_list(dialect, columns),
+        dialect.insert_override(),
+        values.join(", "),
+        dialect.quote_qualified(schema, name)
+    );
+    if !only_missing {
+        return Some(format!("{insert};"));
+    }
+    let key = primary_key(table);
+    if key.is_empty() || !key.iter().all(|k| columns.iter().any(|c| &c.name == k)) {
+        return None;
+    }
+    let matched: Vec<String> = key
+        .iter()
+        .map(|k| {
+            let k = dialect.quote_ident(k);
+            format!("d.{k} = k.{k}")
+        })
+        .collect();
+    Some(format!(
+        "{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} AS d WHERE {});",
+        matched.join(" AND ")
+    ))
+}
+
+fn column_list(dialect: &dyn Dialect, columns: &[&Column]) -> String {
+    columns
+        .iter()
+        .map(|c| dialect.quote_ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn primary_key(table: &Table) -> Vec<String> {
