@@ -39,37 +39,25 @@ impl Sqlite {
     /// Opens an existing database file read-only; never creates one.
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
         crate::target::check_sqlite_file(path)?;
-        let display = format!("sqlite:{}", path.display());
-        let conn = rusqlite::Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| crate::Error::Connect {
-            target: display.clone(),
-            cause: e.to_string(),
-            hint: String::new(),
-        })?;
-        Ok(Sqlite {
-            conn,
-            display,
-            path: path.to_path_buf(),
-            writable: false,
-            notes: Vec::new(),
-        })
+        Self::open(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY, false)
     }
 
     /// Opens a database file for a restore to write into, creating an empty one when `path`
     /// does not exist (its directory must). An existing file must be a SQLite database.
     pub fn open_for_restore(path: &Path) -> Result<Sqlite> {
-        let display = format!("sqlite:{}", path.display());
         if path.exists() {
             crate::target::check_sqlite_file(path)?;
         }
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+        Self::open(path, flags, true)
+    }
+
+    fn open(path: &Path, flags: rusqlite::OpenFlags, writable: bool) -> Result<Sqlite> {
+        let display = format!("sqlite:{}", path.display());
         let conn = rusqlite::Connection::open_with_flags(
             path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| crate::Error::Connect {
             target: display.clone(),
@@ -80,7 +68,7 @@ impl Sqlite {
             conn,
             display,
             path: path.to_path_buf(),
-            writable: true,
+            writable,
             notes: Vec::new(),
         })
     }
