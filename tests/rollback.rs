@@ -270,20 +270,7 @@ fn rollback_after_a_destructive_apply_restores_schema_and_every_row_on_sqlite() 
     let schema_before = snapshot(db.to_str().unwrap(), &[]);
     let rows_before = sqlite_rows(&db);
     ok(strata_in(dir.path(), &["init", "repo"]));
-    let applied = json(&ok(strata_in(
-        dir.path(),
-        &[
-            "apply",
-            "desired.yaml",
-            "--to",
-            "app.db",
-            "--repo",
-            "repo",
-            "--yes",
-            "--allow-all-hazards",
-            "--json",
-        ],
-    )));
+    let applied = apply_backed_up(dir.path(), Path::new("desired.yaml"), "app.db");
     assert_eq!(
         applied["backup"]["tables"],
         serde_json::json!(["audit", "customer", "legacy"])
@@ -307,19 +294,7 @@ fn rollback_refuses_after_a_later_write_to_an_affected_table_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_project(dir.path(), "app.db");
     ok(strata_in(dir.path(), &["init", "repo"]));
-    ok(strata_in(
-        dir.path(),
-        &[
-            "apply",
-            "desired.yaml",
-            "--to",
-            "app.db",
-            "--repo",
-            "repo",
-            "--yes",
-            "--allow-all-hazards",
-        ],
-    ));
+    apply_backed_up(dir.path(), Path::new("desired.yaml"), "app.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute(
         "INSERT INTO customer (id, name, code) VALUES (4, 'Dee', 4)",

@@ -14,6 +14,7 @@ pub struct InitArgs {
     /// s3://BUCKET/PREFIX (the bucket must exist; credentials, region and endpoint from the
     /// AWS_* variables, see the README). Default: $STRATA_REPO, else the `[repo]` location of
     /// strata.toml.
+    #[arg(env = "STRATA_REPO")]
     pub repo: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
@@ -29,7 +30,7 @@ pub struct InitArgs {
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let (location, password) = super::repo_args::RepoArgs {
-        repo: args.repo.or_else(|| std::env::var("STRATA_REPO").ok()),
+        repo: args.repo,
         password: args.password,
     }
     .resolve()?;
