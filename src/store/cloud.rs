@@ -138,6 +138,10 @@ impl CloudStore {
                 took.as_secs_f64(),
                 provider.endpoint_variable()
             ),
+            Kind::PlainHttp => format!(
+                "{detail}: the endpoint is plain HTTP; set {}=true to use it",
+                provider.allow_http_variable()
+            ),
             Kind::Other => format!("{detail}{retries}"),
         };
         StoreError::Remote {

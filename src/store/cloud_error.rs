@@ -16,6 +16,8 @@ pub(crate) enum Kind {
     MissingBucket,
     Credentials,
     Unreachable,
+    /// The client refused a plain `http://` URL (e.g. an endpoint from a key file).
+    PlainHttp,
     Other,
 }
 
@@ -71,6 +73,7 @@ pub(crate) fn explain(error: &object_store::Error) -> Explained {
             object_store::Error::NotFound { .. } => Kind::NotFound,
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Kind::Credentials,
+            _ if all.contains("URL scheme is not allowed") => Kind::PlainHttp,
             _ if is_unreachable(error) => Kind::Unreachable,
             _ => Kind::Other,
         },

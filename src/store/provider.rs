@@ -77,13 +77,13 @@ impl Provider {
     pub fn endpoint_variable(self) -> &'static str {
         match self {
             Provider::S3 => "AWS_ENDPOINT_URL",
-            Provider::Gcs => "GOOGLE_BASE_URL",
+            Provider::Gcs => "GOOGLE_BASE_URL (or gcs_base_url in the service account key)",
             Provider::Azure => "AZURE_STORAGE_ENDPOINT (or AZURITE_BLOB_STORAGE_URL)",
         }
     }
 
     /// The variable that allows a plain `http://` endpoint.
-    fn allow_http_variable(self) -> &'static str {
+    pub fn allow_http_variable(self) -> &'static str {
         match self {
             Provider::S3 => "AWS_ALLOW_HTTP",
             Provider::Gcs => "GOOGLE_ALLOW_HTTP",
