@@ -322,69 +322,72 @@ pub(crate) fn connect(url: &CloudUrl, options: &CloudOptions) -> Result<Connecti
     let client_options = ClientOptions::new()
         .with_timeout(REQUEST_TIMEOUT)
         .with_connect_timeout(CONNECT_TIMEOUT);
-    let (endpoint, built) = match url.provider {
-        Provider::S3 => {
-            let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
-                .iter()
-                .find_map(|v| options.get(v))
-                .map(str::to_string);
-            check_http(url.provider, endpoint.as_deref(), options)?;
-            let mut builder = AmazonS3Builder::new()
-                .with_client_options(client_options)
-                .with_region("us-east-1");
-            for (key, value) in options.of(Provider::S3) {
-                // Settings object_store does not know (e.g. AWS_PROFILE) are for other tools.
-                if let Ok(key) = key.parse::<AmazonS3ConfigKey>() {
-                    builder = builder.with_config(key, value);
-                }
-            }
-            let built = builder
-                .with_bucket_name(&url.bucket)
-                .with_retry(options.retry())
-                .build()
-                .map(|c| Arc::new(c) as Arc<dyn ObjectStore>);
-            (endpoint, built)
+    match url.provider {
+        Provider::S3 => connect_s3(url, options, client_options),
+        Provider::Gcs => connect_gcs(url, options, client_options),
+        Provider::Azure => connect_azure(url, options, client_options),
+    }
+}
+
+fn connect_s3(
+    url: &CloudUrl,
+    options: &CloudOptions,
+    client_options: ClientOptions,
+) -> Result<Connection, String> {
+    let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+        .iter()
+        .find_map(|v| options.get(v))
+        .map(str::to_string);
+    check_http(Provider::S3, endpoint.as_deref(), options)?;
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(client_options)
+        .with_region("us-east-1");
+    for (key, value) in options.of(Provider::S3) {
+        // Settings object_store does not know (e.g. AWS_PROFILE) are for other tools.
+        if let Ok(key) = key.parse::<AmazonS3ConfigKey>() {
+            builder = builder.with_config(key, value);
         }
-        Provider::Gcs => {
-            let endpoint = options.get("GOOGLE_BASE_URL").map(str::to_string);
-            check_http(url.provider, endpoint.as_deref(), options)?;
-            if let Some(path) = ["GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"]
-                .iter()
-                .chain(["GOOGLE_APPLICATION_CREDENTIALS"].iter())
-                .find_map(|v| options.get(v).map(|p| (v, p)))
-                .filter(|(_, p)| !std::path::Path::new(p).is_file())
-            {
+    }
+    let built = builder
+        .with_bucket_name(&url.bucket)
+        .with_retry(options.retry())
+        .build();
+    connection(Provider::S3, built, endpoint)
+}
+
+fn connect_gcs(
+    url: &CloudUrl,
+    options: &CloudOptions,
+    client_options: ClientOptions,
+) -> Result<Connection, String> {
+    let endpoint = options.get("GOOGLE_BASE_URL").map(str::to_string);
+    check_http(Provider::Gcs, endpoint.as_deref(), options)?;
+    // object_store's own message for a missing key file names neither the variable nor the fix.
+    for variable in [
+        "GOOGLE_SERVICE_ACCOUNT",
+        "GOOGLE_SERVICE_ACCOUNT_PATH",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ] {
+        match options.get(variable) {
+            Some(path) if !std::path::Path::new(path).is_file() => {
                 return Err(format!(
-                    "{}={} names no file; point it at a service account key file (JSON)",
-                    path.0, path.1
-                ));
+                    "{variable}={path} names no file; point it at a service account key file (JSON)"
+                ))
             }
-            let mut builder = GoogleCloudStorageBuilder::new().with_client_options(client_options);
-            for (key, value) in options.of(Provider::Gcs) {
-                if let Ok(key) = key.parse::<GoogleConfigKey>() {
-                    builder = builder.with_config(key, value);
-                }
-            }
-            let built = builder
-                .with_bucket_name(&url.bucket)
-                .with_retry(options.retry())
-                .build()
-                .map(|c| Arc::new(c) as Arc<dyn ObjectStore>);
-            (endpoint, built)
+            _ => {}
         }
-        Provider::Azure => return connect_azure(url, options, client_options),
-    };
-    let client = built.map_err(|e| {
-        format!(
-            "cannot configure the {} client: {}",
-            url.provider.name(),
-            super::cloud_error::one_line(&e.to_string())
-        )
-    })?;
-    Ok(Connection {
-        client,
-        endpoint: endpoint.unwrap_or_else(|| url.provider.name().to_string()),
-    })
+    }
+    let mut builder = GoogleCloudStorageBuilder::new().with_client_options(client_options);
+    for (key, value) in options.of(Provider::Gcs) {
+        if let Ok(key) = key.parse::<GoogleConfigKey>() {
+            builder = builder.with_config(key, value);
+        }
+    }
+    let built = builder
+        .with_bucket_name(&url.bucket)
+        .with_retry(options.retry())
+        .build();
+    connection(Provider::Gcs, built, endpoint)
 }
 
 /// Azure, where the emulator is configured here rather than by `object_store`, which would read
@@ -430,25 +433,35 @@ fn connect_azure(
         builder = builder
             .with_endpoint(endpoint.clone())
             .with_allow_http(true);
-        Some(endpoint)
+        endpoint
     } else {
         let endpoint = options.get("AZURE_STORAGE_ENDPOINT").map(str::to_string);
         check_http(Provider::Azure, endpoint.as_deref(), options)?;
-        endpoint
+        endpoint.unwrap_or_else(|| format!("https://{account}.blob.core.windows.net"))
     };
-    let client = builder
+    let built = builder
         .with_container_name(&url.bucket)
         .with_retry(options.retry())
-        .build()
-        .map_err(|e| {
-            format!(
-                "cannot configure the Azure Blob Storage client: {}",
-                super::cloud_error::one_line(&e.to_string())
-            )
-        })?;
+        .build();
+    connection(Provider::Azure, built, Some(endpoint))
+}
+
+/// The built client, or why it could not be configured.
+fn connection(
+    provider: Provider,
+    built: object_store::Result<impl ObjectStore>,
+    endpoint: Option<String>,
+) -> Result<Connection, String> {
+    let client = built.map_err(|e| {
+        format!(
+            "cannot configure the {} client: {}",
+            provider.name(),
+            super::cloud_error::one_line(&e.to_string())
+        )
+    })?;
     Ok(Connection {
         client: Arc::new(client),
-        endpoint: endpoint.unwrap_or_else(|| format!("https://{account}.blob.core.windows.net")),
+        endpoint: endpoint.unwrap_or_else(|| provider.name().to_string()),
     })
 }
 

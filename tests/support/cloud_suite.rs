@@ -44,6 +44,21 @@ pub fn assert_every_command_fails(repo: &str, env: &[(String, String)], expected
     }
 }
 
+/// With `env` pointing at a closed port of 127.0.0.1 and 3 retries, every command fails within
+/// 20 s saying it cannot reach the server, how often it tried and why.
+pub fn an_unreachable_endpoint_is_retried_a_bounded_number_of_times(
+    repo: &str,
+    env: &[(String, String)],
+) {
+    assert_every_command_fails(repo, env, "cannot reach");
+    let out = strata_with(&["list", "--repo", repo], env);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("after 3 retries") && err.to_lowercase().contains("connect"),
+        "the error does not say how often it tried and why it failed: {err}"
+    );
+}
+
 /// Object storage has no exclusive create: a locker stores its lock, lists, and withdraws if a
 /// conflicting lock is there. Several exclusive lockers racing never both hold the lock, and a
 /// shared lock keeps an exclusive one out.
