@@ -1,8 +1,9 @@
 //! Repositories on Azure Blob Storage: the backup/restore/verify/list suite of
 //! `support::backup_suite` with every repository in a container of a real Azure Storage server
 //! (Azurite, started on 127.0.0.1 by the harness, checking Shared Key signatures), plus what only
-//! object storage has (`support::cloud_suite`): a missing container, a wrong account key, an
-//! unreachable endpoint, locks without exclusive create, and the store's own contract.
+//! object storage has (`support::cloud_suite`): the server going away in the middle of a backup, a
+//! missing container, a wrong account key, an unreachable endpoint, locks without exclusive
+//! create, and the store's own contract.
 
 mod support;
 
@@ -61,6 +62,18 @@ fn an_unreachable_database_is_a_clear_error_and_nothing_is_written() {
 #[test]
 fn a_big_table_is_read_in_parts_by_several_workers_and_restores_identically() {
     suite::a_big_table_is_read_in_parts_by_several_workers_and_restores_identically(Place::Azure);
+}
+
+// ---------------------------------------------------------------- the server goes away
+
+#[test]
+fn a_backup_interrupted_by_the_server_going_away_is_not_listed_and_the_next_run_resumes() {
+    let server = azure_server();
+    cloud::a_backup_interrupted_by_the_server_going_away_is_not_listed_and_the_next_run_resumes(
+        Place::Azure,
+        server.port,
+        |base_url| server.env_for(base_url),
+    );
 }
 
 // ---------------------------------------------------------------- bad input

@@ -6,16 +6,11 @@
 
 mod support;
 
-use std::process::Output;
-use std::time::{Duration, Instant};
-
-use serde_json::Value;
 use support::backup_suite::{self as suite, *};
 use support::cloud_suite::{self as cloud, assert_every_command_fails};
 use support::repo::{Place, TestRepo};
 use support::s3::s3_server;
-use support::server::{strata_command, strata_with, with_var, Gate};
-use support::TestDb;
+use support::server::with_var;
 
 // ---------------------------------------------------------------- the suite, on S3
 
@@ -179,101 +174,14 @@ fn an_encrypted_s3_repository_is_pruned_checked_and_repaired() {
 
 // ---------------------------------------------------------------- the server goes away
 
-/// The server disappears (port closed, connections cut) after a few MB of packs: the backup
-/// fails with a clear error after its retries, is not listed, and the next run reuses the packs
-/// that were uploaded.
 #[test]
 fn a_backup_interrupted_by_the_server_going_away_is_not_listed_and_the_next_run_resumes() {
-    let src = TestDb::new("s3_gone_src");
-    src.execute(
-        "CREATE TABLE public.events (id bigint PRIMARY KEY, payload text NOT NULL);
-         INSERT INTO public.events
-             SELECT i, md5(i::text) || md5((i * 3)::text) FROM generate_series(1, 300000) i;",
-    );
-    // Small packs, so that some are uploaded long before the backup ends.
-    let repo = TestRepo::with_pack_size(Place::S3, "gone", 65536);
     let server = s3_server();
-    let gate = Gate::new(server.port);
-    let env = server.env_for(&gate.endpoint());
-    let through_gate = |args: &[&str]| strata_with(args, &env);
-
-    let child = strata_command(
-        &["backup", &src.url, "--repo", repo.s(), "--jobs", "1"],
-        &env,
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while repo.pack_bytes() < 3_000_000 {
-        assert!(
-            Instant::now() < deadline,
-            "3 MB of packs did not appear within 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    gate.close();
-    let closed = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let waited = closed.elapsed();
-    assert_clear_error(&out, "a backup whose server went away");
-    let err = text(&out.stderr);
-    assert!(
-        err.contains(repo.s()) && err.contains("cannot reach"),
-        "the error does not name the repository and say it cannot be reached: {err}"
+    cloud::a_backup_interrupted_by_the_server_going_away_is_not_listed_and_the_next_run_resumes(
+        Place::S3,
+        server.port,
+        |endpoint| server.env_for(endpoint),
     );
-    assert!(
-        waited < Duration::from_secs(30),
-        "the backup took {waited:?} to give up (2 retries were configured)"
-    );
-    let packs_left = repo.packs().len();
-    assert!(packs_left > 0);
-
-    gate.open();
-    let list = json_with(&through_gate(&["list", "--repo", repo.s(), "--json"]));
-    assert_eq!(
-        list.as_array().map(Vec::len),
-        Some(0),
-        "an interrupted backup appears in list: {list}"
-    );
-    let verify = through_gate(&["verify", "--repo", repo.s()]);
-    assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
-
-    let summary = json_with(&through_gate(&[
-        "backup",
-        &src.url,
-        "--repo",
-        repo.s(),
-        "--json",
-    ]));
-    let (bytes, new_bytes) = (u64_of(&summary, "bytes"), u64_of(&summary, "new_bytes"));
-    assert!(
-        new_bytes * 10 < bytes * 9,
-        "the next backup reused less than 10% of the {packs_left} pack(s) uploaded before the server went away: {summary}"
-    );
-    eprintln!("s3 interrupted: {packs_left} pack(s) survived; the next backup stored {new_bytes} new of {bytes} B");
-    let list = json_with(&through_gate(&["list", "--repo", repo.s(), "--json"]));
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
-    let verify = through_gate(&["verify", "--repo", repo.s(), "--read-data"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
-    let dst = TestDb::new("s3_gone_dst");
-    let restored = through_gate(&[
-        "restore",
-        &id_of(&summary),
-        "--repo",
-        repo.s(),
-        "--to",
-        &dst.url,
-    ]);
-    assert!(restored.status.success(), "{}", describe(&restored));
-    assert_same_content(&src, &dst);
-}
-
-fn json_with(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", describe(out));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(out)))
 }
 
 // ---------------------------------------------------------------- bad input
