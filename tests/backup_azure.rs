@@ -11,7 +11,7 @@ use support::azure::azure_server;
 use support::backup_suite::{self as suite, *};
 use support::cloud_suite::{self as cloud, assert_every_command_fails};
 use support::repo::{Place, TestRepo};
-use support::server::with_var;
+use support::server::{self, with_var};
 
 // ---------------------------------------------------------------- the suite, on Azure
 
@@ -100,6 +100,35 @@ fn a_wrong_account_key_is_refused_with_a_clear_error() {
     assert_every_command_fails(repo.s(), &env, "refused the credentials");
     // The repository is untouched: only what init wrote (the config and the key file).
     assert_eq!(repo.objects(), before);
+}
+
+/// A service principal whose identity provider cannot be reached (a closed port of 127.0.0.1):
+/// no token, and the error says which variables give credentials.
+#[test]
+fn credentials_that_cannot_be_had_are_a_clear_error_naming_the_variables() {
+    let server = azure_server();
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let env = server::env_pairs(&[
+        ("AZURE_STORAGE_ACCOUNT_NAME", &server.account),
+        (
+            "AZURE_STORAGE_ENDPOINT",
+            &format!("{}/{}", server.endpoint(), server.account),
+        ),
+        ("AZURE_ALLOW_HTTP", "true"),
+        ("AZURE_CLIENT_ID", "strata-test"),
+        ("AZURE_CLIENT_SECRET", "not-a-secret"),
+        ("AZURE_TENANT_ID", "strata-test"),
+        ("AZURE_AUTHORITY_HOST", &closed),
+        ("STRATA_CLOUD_RETRIES", "1"),
+        ("STRATA_CLOUD_RETRY_SECONDS", "2"),
+    ]);
+    assert_every_command_fails("az://container/repo", &env, "cannot get credentials");
+    let out = server::strata_with(&["list", "--repo", "az://container/repo"], &env);
+    assert!(
+        text(&out.stderr).contains("AZURE_STORAGE_ACCOUNT_KEY"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]

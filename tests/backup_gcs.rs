@@ -2,7 +2,7 @@
 //! registries works with the `object_store` client (fake-gcs-server, the one available as a PyPI
 //! wheel, refuses its uploads with `400 invalid uploadType` and answers a missing bucket like a
 //! missing object), so these tests cover what can be checked on this machine: URL forms,
-//! missing credentials and an unreachable endpoint, each ending every command with exit 2 and one
+//! missing credentials (a key file that is not there, or none at all) and an unreachable endpoint, each ending every command with exit 2 and one
 //! clear line. The store code itself is the same as for S3 and Azure, which run the whole suite.
 
 mod support;
@@ -53,6 +53,33 @@ fn a_credentials_file_that_does_not_exist_is_a_clear_error() {
             &format!("{variable}=/nonexistent/strata-key.json names no file"),
         );
     }
+}
+
+/// With no credentials at all, the client asks the metadata server of a Google Cloud machine for
+/// a token; here that server (moved to a closed port of 127.0.0.1, with no gcloud login in the
+/// home directory) does not answer, and the error says which variables to set.
+#[test]
+fn no_credentials_at_all_is_a_clear_error_naming_the_variables() {
+    let home = tempfile::tempdir().unwrap();
+    let metadata = format!("127.0.0.1:{}", closed_port());
+    let env = env_pairs(&[
+        ("HOME", home.path().to_str().unwrap()),
+        ("GCE_METADATA_HOST", &metadata),
+        ("GCE_METADATA_IP", &metadata),
+        ("STRATA_CLOUD_RETRIES", "1"),
+        ("STRATA_CLOUD_RETRY_SECONDS", "2"),
+    ]);
+    assert_every_command_fails(
+        "gs://bucket/repo",
+        &env,
+        "cannot get credentials for Google Cloud Storage",
+    );
+    let out = strata_with(&["list", "--repo", "gs://bucket/repo"], &env);
+    assert!(
+        text(&out.stderr).contains("GOOGLE_SERVICE_ACCOUNT"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]

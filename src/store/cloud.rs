@@ -138,6 +138,10 @@ impl CloudStore {
                 took.as_secs_f64(),
                 provider.endpoint_variable()
             ),
+            Kind::NoCredentials => format!(
+                "cannot get credentials for {endpoint}{retries} ({detail}); set {}",
+                provider.credential_variables()
+            ),
             Kind::PlainHttp => format!(
                 "{detail}: the endpoint is plain HTTP; set {}=true to use it",
                 provider.allow_http_variable()

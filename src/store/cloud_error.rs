@@ -16,6 +16,9 @@ pub(crate) enum Kind {
     MissingBucket,
     Credentials,
     Unreachable,
+    /// No credentials could be had: no variable gave any, and fetching a token (from the
+    /// instance metadata service or an identity provider) failed.
+    NoCredentials,
     /// The client refused a plain `http://` URL (e.g. an endpoint from a key file).
     PlainHttp,
     Other,
@@ -74,6 +77,14 @@ pub(crate) fn explain(error: &object_store::Error) -> Explained {
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Kind::Credentials,
             _ if all.contains("URL scheme is not allowed") => Kind::PlainHttp,
+            // Before `is_unreachable`: a metadata service that cannot be reached means no
+            // credentials, not an unreachable bucket.
+            _ if ["token request", "token response", "get-access-token"]
+                .iter()
+                .any(|t| all.contains(t)) =>
+            {
+                Kind::NoCredentials
+            }
             _ if is_unreachable(error) => Kind::Unreachable,
             _ => Kind::Other,
         },
@@ -216,6 +227,10 @@ mod tests {
             Kind::Credentials
         );
         assert_eq!(kind_of("something else"), Kind::Other);
+        assert_eq!(
+            kind_of("Error performing token request: tcp connect error: Connection refused"),
+            Kind::NoCredentials
+        );
     }
 
     #[test]

@@ -30,9 +30,9 @@ pub fn a_backup_interrupted_by_the_server_going_away_is_not_listed_and_the_next_
     src.execute(
         "CREATE TABLE public.events (id bigint PRIMARY KEY, payload text NOT NULL);
          INSERT INTO public.events
-             SELECT i, md5(i::text) || md5((i * 3)::text) FROM generate_series(1, 300000) i;",
+             SELECT i, md5(i::text) || md5((i * 3)::text) FROM generate_series(1, 200000) i;",
     );
-    // Small packs, so that some are uploaded long before the backup ends.
+    // Small packs, so that some are uploaded long before the backup ends (it stores about 7 MB).
     let repo = TestRepo::with_pack_size(place, "gone", 65536);
     let gate = Gate::new(server_port);
     let env = env_for(&gate.endpoint());

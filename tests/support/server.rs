@@ -110,6 +110,7 @@ fn is_storage_variable(key: &str) -> bool {
     [
         "AWS_",
         "GOOGLE_",
+        "GCE_METADATA_",
         "AZURE_",
         "AZURITE_",
         "STRATA_S3_",
