@@ -2,9 +2,10 @@
 //!
 //! 1. pre-data: schemas, types, sequences, functions and tables — no keys, indexes or
 //!    constraints yet;
-//! 2. data: every table's rows, several tables at once, each in its own transaction;
-//! 3. post-data: primary keys, unique and check constraints, indexes, views, foreign keys,
-//!    triggers, policies — in the creation script's order.
+//! 2. data: every table's rows, several tables at once, each in its own transaction; a
+//!    table's primary key, unique constraints and indexes are built as soon as its rows are in;
+//! 3. post-data: check constraints, views, foreign keys, triggers, policies — in the creation
+//!    script's order.
 //!
 //! Loading rows into bare tables means circular and self-referencing foreign keys, triggers
 //! and constraints never get in the way, and no superuser rights are needed.
@@ -18,8 +19,11 @@
 //! reads and hashes the whole backup before writing a row.
 //!
 //! This module owns the backup side (options, the schema to create, the cross-engine
-//! conversion, the report); [`load`] the three phases shared with `copy`; [`post_data`] keys and indexes on several sessions; [`backup_rows`] the
-//! backup as a row source; [`target`] what is checked and done to the target around a load.
+//! conversion, the report); [`load`] the three phases shared with `copy`; [`queue`] the data
+//! phase's work on several sessions, each table's keys and indexes built as soon as its rows
+//! are in; [`post_data`] the post-data statements sorted into those per-table groups and the
+//! rest; [`backup_rows`] the backup as a row source; [`target`] what is checked and done to the
+//! target around a load.
 //!
 //! A SQLite backup restored into PostgreSQL goes through the cross-engine conversion
 //! (`crate::convert`): the converted schema is created in the same three phases, each table's
@@ -30,6 +34,7 @@
 mod backup_rows;
 mod load;
 mod post_data;
+mod queue;
 mod target;
 
 use std::sync::Arc;

@@ -1,7 +1,9 @@
 //! The post-data phase on several sessions: each table's primary key, unique constraints and
 //! indexes — the statements that read a whole table and dominate this phase — are built on
-//! `jobs` sessions at once, one table per session at a time (biggest tables first, its
-//! statements in script order, in one transaction), as `pg_restore -j` does; everything else
+//! `jobs` sessions at once, one table per session at a time (its statements in script order,
+//! in one transaction), as `pg_restore -j` does: normally during the data phase, as soon as the
+//! table's rows are in ([`super::queue`]), else (when rows are filtered after loading) here,
+//! biggest tables first; everything else
 //! (checks, foreign keys, views, triggers, policies, comments, partitioned tables' keys) then
 //! runs in the script's order in one transaction, when every key a foreign key may reference
 //! exists.
