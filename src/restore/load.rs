@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::schema::{EngineKind, Schema};
 use crate::target::Target;
 
+use super::key_order;
 use super::post_data::PostData;
 use super::queue::{Queue, Task};
 use super::target::{check_prerequisites, empty_again, prepare_target, split_keyed};
@@ -180,7 +181,11 @@ fn load_rows(
     if let Some(transform) = &options.rows {
         loader.run_script(&transform.before_load())?;
     }
-    let tables = load_tables(rows, database, options, progress, groups)?;
+    // Only into tables the load did not create are foreign keys in place while rows load
+    // (SQLite's loader turns their enforcement off).
+    let keys_in_place =
+        (options.data_only && load.schema.engine == EngineKind::Postgres).then_some(load.schema);
+    let tables = load_tables(rows, database, options, progress, groups, keys_in_place)?;
     match &load.sequences {
         SequencePositions::Values(values) => loader.set_sequences(values)?,
         SequencePositions::Script(script) => loader.run_script(script)?,
@@ -213,13 +218,15 @@ fn undo_schema(database: &mut dyn engine::Engine, target: &Target, failure: Erro
 /// named by its table) as their tables' rows are in (see [`Queue`]). A table in several parts
 /// is loaded part by part, on several sessions at once (PostgreSQL allows concurrent COPY into
 /// one table); its row count is checked against the source's, and reported, once its last
-/// part is in.
+/// part is in. With `keys_in_place` (the schema whose foreign keys the target enforces), a
+/// table loads after the tables it references ([`key_order`]).
 fn load_tables(
     source: &dyn RowSource,
     database: &dyn engine::Engine,
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
     groups: &[(String, Vec<String>)],
+    keys_in_place: Option<&Schema>,
 ) -> Result<Vec<TableRestored>> {
     let entries: Vec<(usize, SourceTable)> = source
         .tables()?
@@ -235,12 +242,19 @@ fn load_tables(
         .collect();
     order.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].1.table.size_bytes), e, s));
     let parts: Vec<usize> = entries.iter().map(|(_, entry)| entry.parts).collect();
+    let after = match keys_in_place {
+        Some(schema) => {
+            let names: Vec<&str> = entries.iter().map(|(_, e)| e.table.name.as_str()).collect();
+            key_order::tables_before(schema, &names, &parts)?
+        }
+        None => Vec::new(),
+    };
     let group_of = entries
         .iter()
         .map(|(_, entry)| groups.iter().position(|(t, _)| *t == entry.table.name))
         .collect();
     let jobs = options.jobs.max(1).min((order.len() + groups.len()).max(1));
-    let queue = Queue::new(order, &parts, group_of, groups.len());
+    let queue = Queue::new(order, &parts, group_of, groups.len(), &after);
     let rows: Mutex<Vec<u64>> = Mutex::new(vec![0; entries.len()]);
     let loaded: Mutex<Vec<(usize, TableRestored)>> = Mutex::new(Vec::with_capacity(entries.len()));
     let failure: Mutex<Option<Error>> = Mutex::new(None);

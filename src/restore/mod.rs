@@ -21,7 +21,8 @@
 //! This module owns the backup side (options, the schema to create, the cross-engine
 //! conversion, the report); [`load`] the three phases shared with `copy`; [`queue`] the data
 //! phase's work on several sessions, each table's keys and indexes built as soon as its rows
-//! are in; [`post_data`] the post-data statements sorted into those per-table groups and the
+//! are in, and [`key_order`] the order of a data-only load into tables whose foreign keys are
+//! in place; [`post_data`] the post-data statements sorted into those per-table groups and the
 //! rest; [`backup_rows`] the backup as a row source; [`target`] what is checked and done to the
 //! target around a load.
 //!
@@ -32,6 +33,7 @@
 //! counters.
 
 mod backup_rows;
+mod key_order;
 mod load;
 mod post_data;
 mod queue;

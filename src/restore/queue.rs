@@ -7,6 +7,10 @@
 //! rows to load build the finished tables' indexes while the big tables are still loading, as
 //! `pg_restore -j` does, instead of all sessions waiting for the last COPY before any index
 //! build starts.
+//!
+//! A table may also wait for others: loading rows into tables whose foreign keys are in place
+//! (a `--data-only` restore), a referencing table's parts are handed out only once the tables
+//! it references are in.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -30,6 +34,10 @@ struct State {
     parts: VecDeque<(usize, usize)>,
     /// Parts of each table not finished yet.
     unfinished: Vec<usize>,
+    /// Tables each table still waits for before its parts may load.
+    waiting_for: Vec<usize>,
+    /// The tables waiting for each table.
+    waited_by: Vec<Vec<usize>>,
     /// The group waiting for each table, if any.
     group_of: Vec<Option<usize>>,
     ready: VecDeque<usize>,
@@ -41,19 +49,31 @@ struct State {
 impl Queue {
     /// `parts[e]`: how many parts table `e` has (at least one task each); `group_of[e]`: the
     /// group that waits for table `e`; `groups`: how many groups there are (groups no table
-    /// waits for are ready at once). Parts are handed out in `order`.
+    /// waits for are ready at once). Parts are handed out in `order`, those of table `e` only
+    /// once every table in `after[e]` is finished (the caller makes sure `after` has no cycle).
     pub(super) fn new(
         order: Vec<(usize, usize)>,
         parts: &[usize],
         group_of: Vec<Option<usize>>,
         groups: usize,
+        after: &[Vec<usize>],
     ) -> Queue {
+        let mut waited_by = vec![Vec::new(); parts.len()];
+        for (e, before) in after.iter().enumerate() {
+            for &b in before {
+                waited_by[b].push(e);
+            }
+        }
         let waited: Vec<bool> = (0..groups).map(|g| group_of.contains(&Some(g))).collect();
         let ready = (0..groups).filter(|&g| !waited[g]).collect();
         Queue {
             state: Mutex::new(State {
                 parts: order.into(),
                 unfinished: parts.iter().map(|&p| p.max(1)).collect(),
+                waiting_for: (0..parts.len())
+                    .map(|e| after.get(e).map_or(0, Vec::len))
+                    .collect(),
+                waited_by,
                 group_of,
                 ready,
                 groups_left: groups,
@@ -75,10 +95,14 @@ impl Queue {
                 state.groups_left -= 1;
                 return Some(Task::Build { group });
             }
-            if let Some((entry, part)) = state.parts.pop_front() {
+            let free = state
+                .parts
+                .iter()
+                .position(|&(entry, _)| state.waiting_for[entry] == 0);
+            if let Some((entry, part)) = free.and_then(|i| state.parts.remove(i)) {
                 return Some(Task::Part { entry, part });
             }
-            if state.groups_left == 0 {
+            if state.parts.is_empty() && state.groups_left == 0 {
                 return None;
             }
             state = self
@@ -96,8 +120,11 @@ impl Queue {
         if finished {
             if let Some(group) = state.group_of[entry] {
                 state.ready.push_back(group);
-                self.changed.notify_all();
             }
+            for waiting in std::mem::take(&mut state.waited_by[entry]) {
+                state.waiting_for[waiting] -= 1;
+            }
+            self.changed.notify_all();
         }
         finished
     }
@@ -139,6 +166,7 @@ mod tests {
             &[2, 1],
             vec![Some(1), Some(0)],
             3,
+            &[],
         );
         let tasks = drain_serially(&queue);
         assert_eq!(
@@ -156,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_session_waits_for_a_group_whose_table_another_session_is_loading() {
-        let queue = Queue::new(vec![(0, 0)], &[1], vec![Some(0)], 1);
+        let queue = Queue::new(vec![(0, 0)], &[1], vec![Some(0)], 1, &[]);
         assert_eq!(queue.next(), Some(Task::Part { entry: 0, part: 0 }));
         std::thread::scope(|scope| {
             let waiter = scope.spawn(|| queue.next());
@@ -169,7 +197,7 @@ mod tests {
 
     #[test]
     fn stopping_releases_waiting_sessions() {
-        let queue = Queue::new(vec![(0, 0)], &[1], vec![Some(0)], 1);
+        let queue = Queue::new(vec![(0, 0)], &[1], vec![Some(0)], 1, &[]);
         assert_eq!(queue.next(), Some(Task::Part { entry: 0, part: 0 }));
         std::thread::scope(|scope| {
             let waiter = scope.spawn(|| queue.next());
@@ -177,5 +205,49 @@ mod tests {
             queue.stop();
             assert_eq!(waiter.join().unwrap(), None);
         });
+    }
+
+    #[test]
+    fn a_table_loads_only_after_the_tables_it_waits_for() {
+        // Table 0 (biggest, first in order) waits for table 1, which waits for table 2.
+        let queue = Queue::new(
+            vec![(0, 0), (1, 0), (1, 1), (2, 0)],
+            &[1, 2, 1],
+            vec![None, None, None],
+            0,
+            &[vec![1], vec![2], vec![]],
+        );
+        assert_eq!(
+            drain_serially(&queue),
+            vec![
+                Task::Part { entry: 2, part: 0 },
+                Task::Part { entry: 1, part: 0 },
+                Task::Part { entry: 1, part: 1 },
+                Task::Part { entry: 0, part: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_session_waits_while_the_table_its_next_part_needs_is_loading() {
+        let queue = Queue::new(
+            vec![(1, 0), (0, 0)],
+            &[1, 1],
+            vec![None, None],
+            0,
+            &[vec![1], vec![]],
+        );
+        assert_eq!(queue.next(), Some(Task::Part { entry: 1, part: 0 }));
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| queue.next());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(queue.part_done(1));
+            assert_eq!(
+                waiter.join().unwrap(),
+                Some(Task::Part { entry: 0, part: 0 })
+            );
+        });
+        assert!(queue.part_done(0));
+        assert_eq!(queue.next(), None);
     }
 }
