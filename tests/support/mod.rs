@@ -39,6 +39,18 @@ pub fn pg_bindir() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
+/// Where test tools and slow-to-build fixtures are kept between runs: `$STRATA_TEST_CACHE`,
+/// else `$XDG_CACHE_HOME/strata-test`, else `~/.cache/strata-test` (as scripts/setup-test-env.sh).
+pub fn test_cache() -> PathBuf {
+    std::env::var_os("STRATA_TEST_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("strata-test"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/strata-test")))
+        .expect("neither STRATA_TEST_CACHE, XDG_CACHE_HOME nor HOME is set")
+}
+
 fn running_as_root() -> bool {
     // SAFETY-free: read the effective uid from /proc to avoid a libc dependency.
     std::fs::read_to_string("/proc/self/status")
