@@ -11,6 +11,7 @@ pub mod backup_suite;
 pub mod repo;
 pub mod s3;
 pub mod sqlite;
+pub mod terminal;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
