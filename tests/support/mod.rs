@@ -11,6 +11,7 @@ pub mod backup_suite;
 pub mod repo;
 pub mod s3;
 pub mod sqlite;
+pub mod terminal;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,18 @@ pub fn pg_bindir() -> PathBuf {
         "pg_config not found: install PostgreSQL server binaries (scripts/setup-test-env.sh)",
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Where test tools and slow-to-build fixtures are kept between runs: `$STRATA_TEST_CACHE`,
+/// else `$XDG_CACHE_HOME/strata-test`, else `~/.cache/strata-test` (as scripts/setup-test-env.sh).
+pub fn test_cache() -> PathBuf {
+    std::env::var_os("STRATA_TEST_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("strata-test"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/strata-test")))
+        .expect("neither STRATA_TEST_CACHE, XDG_CACHE_HOME nor HOME is set")
 }
 
 fn running_as_root() -> bool {

@@ -47,14 +47,7 @@ pub fn shared_env() -> Vec<(String, String)> {
 
 /// Where the setup script puts the test server's virtual environment.
 pub fn moto_venv() -> PathBuf {
-    let cache = std::env::var_os("STRATA_TEST_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("strata-test"))
-        })
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/strata-test")))
-        .expect("neither STRATA_TEST_CACHE, XDG_CACHE_HOME nor HOME is set");
-    cache.join(format!("moto-{MOTO_VERSION}"))
+    super::test_cache().join(format!("moto-{MOTO_VERSION}"))
 }
 
 impl S3Server {
