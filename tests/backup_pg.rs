@@ -689,6 +689,29 @@ fn backup_table_patterns_choose_the_rows_and_exclude_table_leaves_tables_out() {
     assert_eq!(rows["audit.log_2024"], 300);
 }
 
+/// A key that does not hold on the restored rows (orders backed up without the customers
+/// they reference) fails the restore after every row is in: the target is left empty, as it
+/// was found, not with keyless tables.
+#[test]
+fn a_restore_whose_foreign_key_fails_leaves_the_target_empty() {
+    let src = shop("key_fails_src", true);
+    let repo = TestRepo::local();
+    let id = id_of(&backup(&src, &repo, &["--table", "order*"]));
+    let dst = TestDb::new("key_fails_dst");
+    let out = strata(&["restore", &id, "--repo", repo.s(), "--to", &dst.url]);
+    assert_clear_error(&out, "a restore whose foreign key does not hold");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("foreign key") && err.contains("empty again"),
+        "{err}"
+    );
+    assert_eq!(
+        user_relations(&dst),
+        0,
+        "the failed restore left relations behind"
+    );
+}
+
 #[test]
 fn restore_table_pattern_with_three_jobs_loads_only_those_tables_rows() {
     let src = shop("restore_table_src", true);

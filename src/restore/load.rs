@@ -132,37 +132,42 @@ pub fn load_into(
     if !options.data_only {
         loader.run_script(&pre)?;
     }
-    let mut tables = Vec::new();
-    if let Some(rows) = load.rows {
-        // Keys and indexes are built as each table's rows are in, unless rows are still to be
-        // deleted once all are loaded (a transform's row filters).
-        let groups = match &options.rows {
-            Some(transform) if !transform.after_load().is_empty() => Vec::new(),
-            _ if options.data_only => Vec::new(),
-            _ => std::mem::take(&mut post.per_table),
-        };
-        let loaded = load_rows(
-            rows,
-            loader.as_mut(),
-            database.as_ref(),
-            load,
-            options,
-            progress,
-            &groups,
-        );
-        tables = match loaded {
-            Ok(tables) => tables,
-            Err(e) if options.data_only => return Err(e),
-            Err(e) => {
-                drop(loader);
-                return Err(undo_schema(database.as_mut(), target, e));
-            }
-        };
-    }
-    if !options.data_only {
-        let rows = tables.iter().map(|t| (t.table.as_str(), t.rows)).collect();
-        post.run(database.as_ref(), loader.as_mut(), options.jobs, &rows)?;
-    }
+    let fill = || -> Result<Vec<TableRestored>> {
+        let mut tables = Vec::new();
+        if let Some(rows) = load.rows {
+            // Keys and indexes are built as each table's rows are in, unless rows are still to
+            // be deleted once all are loaded (a transform's row filters).
+            let groups = match &options.rows {
+                Some(transform) if !transform.after_load().is_empty() => Vec::new(),
+                _ if options.data_only => Vec::new(),
+                _ => std::mem::take(&mut post.per_table),
+            };
+            tables = load_rows(
+                rows,
+                loader.as_mut(),
+                database.as_ref(),
+                load,
+                options,
+                progress,
+                &groups,
+            )?;
+        }
+        if !options.data_only {
+            let rows = tables.iter().map(|t| (t.table.as_str(), t.rows)).collect();
+            post.run(database.as_ref(), loader.as_mut(), options.jobs, &rows)?;
+        }
+        Ok(tables)
+    };
+    // A failure after the schema was created (rows, or a key that does not hold) leaves the
+    // target as it was found.
+    let mut tables = match fill() {
+        Ok(tables) => tables,
+        Err(e) if options.data_only => return Err(e),
+        Err(e) => {
+            drop(loader);
+            return Err(undo_schema(database.as_mut(), target, e));
+        }
+    };
     tables.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(tables)
 }
