@@ -140,7 +140,7 @@ pub fn load_into(
             let groups = match &options.rows {
                 Some(transform) if !transform.after_load().is_empty() => Vec::new(),
                 _ if options.data_only => Vec::new(),
-                _ => std::mem::take(&mut post.per_table),
+                _ => post.take_early_groups(),
             };
             tables = load_rows(
                 rows,

@@ -5,7 +5,7 @@
 //! 2. data: every table's rows, several tables at once, each in its own transaction; a
 //!    table's primary key, unique constraints and indexes are built as soon as its rows are in;
 //! 3. post-data: check constraints, views, foreign keys, triggers, policies — in the creation
-//!    script's order.
+//!    script's order (foreign keys next to each other on several sessions).
 //!
 //! Loading rows into bare tables means circular and self-referencing foreign keys, triggers
 //! and constraints never get in the way, and no superuser rights are needed.
@@ -23,8 +23,8 @@
 //! phase's work on several sessions, each table's keys and indexes built as soon as its rows
 //! are in, and [`key_order`] the order of a data-only load into tables whose foreign keys are
 //! in place; [`post_data`] the post-data statements sorted into those per-table groups and the
-//! rest; [`backup_rows`] the backup as a row source; [`target`] what is checked and done to the
-//! target around a load.
+//! rest, [`foreign_keys`] a run of foreign keys added on several sessions; [`backup_rows`] the
+//! backup as a row source; [`target`] what is checked and done to the target around a load.
 //!
 //! A SQLite backup restored into PostgreSQL goes through the cross-engine conversion
 //! (`crate::convert`): the converted schema is created in the same three phases, each table's
@@ -33,6 +33,7 @@
 //! counters.
 
 mod backup_rows;
+mod foreign_keys;
 mod key_order;
 mod load;
 mod post_data;
