@@ -105,7 +105,10 @@ fn recipients(keys: &[String], file: Option<&std::path::Path>) -> Result<Option<
     let mut all = keys.to_vec();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Refused(format!("cannot read recipients file {}: {e}", path.display()))
+            Error::Refused(format!(
+                "cannot read recipients file {}: {e}",
+                path.display()
+            ))
         })?;
         let listed = Recipients::lines(&text);
         if listed.is_empty() {

@@ -103,7 +103,12 @@ fn generate_identity(args: GenerateIdentityArgs) -> Result<ExitCode> {
             )?;
             file.sync_all()
         })
-        .map_err(|e| Error::Refused(format!("cannot write identity file {}: {e}", path.display())))?;
+        .map_err(|e| {
+            Error::Refused(format!(
+                "cannot write identity file {}: {e}",
+                path.display()
+            ))
+        })?;
     println!("{public}");
     Ok(ExitCode::from(super::exit::OK))
 }

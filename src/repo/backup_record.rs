@@ -14,7 +14,8 @@ use serde_json::Value;
 use super::crypto::{Crypto, ObjectKind, SealError};
 use super::id::{BlobId, Id};
 use super::manifest::{
-    BackupKind, MANIFEST_VERSION, BackupStats, Manifest, Segment, Source, TableEntry};
+    BackupKind, BackupStats, Manifest, Segment, Source, TableEntry, MANIFEST_VERSION,
+};
 use super::time::Timestamp;
 
 /// The format of backup records: manifest format 2 (format 1 is the manifest itself).

@@ -385,7 +385,11 @@ impl StoredConfig {
         if (format == PUBLIC_KEY_FORMAT) == p.recipients.is_empty() {
             return Err(damaged(format!(
                 "a format {format} config {} recipients",
-                if p.recipients.is_empty() { "needs" } else { "cannot name" }
+                if p.recipients.is_empty() {
+                    "needs"
+                } else {
+                    "cannot name"
+                }
             )));
         }
         let config = Config {

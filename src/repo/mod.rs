@@ -83,9 +83,9 @@ pub use writer::{StreamSummary, TableWriter, Writer};
 use backup_record::Opened;
 use config::StoredConfig;
 use crypto::{MasterKey, ObjectKind};
-use recipient::DataKeys;
 use index::Index;
 use manifest::{resolve_prefix, ResolveError};
+use recipient::DataKeys;
 
 /// An opened (and, if encrypted, unlocked) repository.
 pub struct Repository {
@@ -232,12 +232,12 @@ impl Repository {
             };
             let recipients = Recipients::parse(&config.recipients).map_err(damaged)?;
             if let Some(identities) = &identities {
-                identities
-                    .check_against(&recipients)
-                    .map_err(|reason| RepoError::WrongIdentity {
+                identities.check_against(&recipients).map_err(|reason| {
+                    RepoError::WrongIdentity {
                         location: store.location(),
                         reason,
-                    })?;
+                    }
+                })?;
             }
             Crypto::PublicKey {
                 writer: Arc::new(master),
@@ -389,18 +389,20 @@ impl Repository {
         if Id::of_object(&bytes) != *id {
             return Err(damaged("content does not match its name".to_string()));
         }
-        Ok(match backup_record::open_manifest(&self.crypto, &bytes).map_err(damaged)? {
-            Opened::Full(manifest) => Backup {
-                id: *id,
-                manifest,
-                content_withheld: false,
+        Ok(
+            match backup_record::open_manifest(&self.crypto, &bytes).map_err(damaged)? {
+                Opened::Full(manifest) => Backup {
+                    id: *id,
+                    manifest,
+                    content_withheld: false,
+                },
+                Opened::Withheld(manifest) => Backup {
+                    id: *id,
+                    manifest,
+                    content_withheld: true,
+                },
             },
-            Opened::Withheld(manifest) => Backup {
-                id: *id,
-                manifest,
-                content_withheld: true,
-            },
-        })
+        )
     }
 
     /// Reads a content-named sealed object: checks its bytes against its name, opens it and

@@ -208,12 +208,10 @@ impl DataKeys {
             .get(&name)
             .map_err(|e| format!("data key {name}: {e}"))?;
         if Id::of_object(&wrapped) != *id {
-            return Err(format!(
-                "data key {name}: content does not match its name"
-            ));
+            return Err(format!("data key {name}: content does not match its name"));
         }
-        let key = unwrap_data_key(&wrapped, identities)
-            .map_err(|e| format!("data key {name}: {e}"))?;
+        let key =
+            unwrap_data_key(&wrapped, identities).map_err(|e| format!("data key {name}: {e}"))?;
         let key = Arc::new(SealingKey::new(&key));
         opened.insert(*id, Arc::clone(&key));
         Ok(key)
