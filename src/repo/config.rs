@@ -502,13 +502,41 @@ mod tests {
     #[test]
     fn newer_format_asks_to_upgrade() {
         let mut value: Value = serde_json::from_slice(&Config::new().encode()).unwrap();
-        value["format"] = 3.into();
+        value["format"] = 4.into();
         let err = Config::decode(value.to_string().as_bytes(), "repo").unwrap_err();
         assert!(
-            matches!(err, RepoError::NewerFormat { found: 3, .. }),
+            matches!(err, RepoError::NewerFormat { found: 4, .. }),
             "{err}"
         );
         assert!(err.to_string().contains("upgrade strata"));
+    }
+
+    #[test]
+    fn a_public_key_config_keeps_its_recipients_sealed_and_needs_them() {
+        let key = MasterKey::generate().unwrap();
+        let recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        let config = Config::new().public_key(vec![recipient.into()]).unwrap();
+        let stored = config.encode_sealed(&key).unwrap();
+        assert!(!String::from_utf8_lossy(&stored).contains(recipient));
+        let decoded = StoredConfig::decode(&stored, "repo").unwrap();
+        assert_eq!(decoded.clone().unseal(&key, "repo").unwrap(), config);
+        // A format 2 config naming recipients, or a format 3 one without, is damaged.
+        let mut value: Value = serde_json::from_slice(&stored).unwrap();
+        value["format"] = 2.into();
+        let err = StoredConfig::decode(value.to_string().as_bytes(), "repo")
+            .unwrap()
+            .unseal(&key, "repo")
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot name recipients"), "{err}");
+        let without = Config::new().encrypted().unwrap();
+        let mut value: Value =
+            serde_json::from_slice(&without.encode_sealed(&key).unwrap()).unwrap();
+        value["format"] = 3.into();
+        let err = StoredConfig::decode(value.to_string().as_bytes(), "repo")
+            .unwrap()
+            .unseal(&key, "repo")
+            .unwrap_err();
+        assert!(err.to_string().contains("needs recipients"), "{err}");
     }
 
     #[test]
