@@ -237,3 +237,50 @@ fn unwrap_data_key(wrapped: &[u8], identities: &Identities) -> Result<Zeroizing<
 pub fn data_key_name(id: &Id) -> String {
     format!("{DATA_KEYS}{id}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Identities, Recipients) {
+        let (secret, public) = Identities::generate();
+        (
+            Identities::parse(&secret).unwrap(),
+            Recipients::parse(&[public]).unwrap(),
+        )
+    }
+
+    #[test]
+    fn only_the_identity_opens_what_a_writer_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::from_location(dir.path().to_str().unwrap()).unwrap();
+        let (identities, recipients) = pair();
+        let writer = DataKeys::new(Arc::clone(&store), recipients.clone(), None);
+        let sealed = writer.seal(ObjectKind::Blob, b"secret row\n").unwrap();
+        let again = writer.seal(ObjectKind::Blob, b"secret row\n").unwrap();
+        assert_eq!(sealed[..32], again[..32], "one data key per session");
+        assert_eq!(store.list(DATA_KEYS).unwrap().len(), 1);
+
+        // A later session of the writer (its data key forgotten) cannot open it.
+        let later = DataKeys::new(Arc::clone(&store), recipients.clone(), None);
+        assert_eq!(later.open(ObjectKind::Blob, &sealed).unwrap_err(), IDENTITY_NEEDED);
+
+        let reader = DataKeys::new(Arc::clone(&store), recipients.clone(), Some(identities));
+        assert_eq!(reader.open(ObjectKind::Blob, &sealed).unwrap(), b"secret row\n");
+        assert!(reader.open(ObjectKind::ApplyRecord, &sealed).is_err());
+        let (stranger, _) = pair();
+        assert!(stranger.check_against(&recipients).is_err());
+        let wrong = DataKeys::new(store, recipients, Some(stranger));
+        assert!(wrong.open(ObjectKind::Blob, &sealed).is_err());
+    }
+
+    #[test]
+    fn recipients_and_identities_are_checked() {
+        assert!(Recipients::parse(&[]).is_err());
+        assert!(Recipients::parse(&["age1nope".to_string()]).is_err());
+        assert!(Identities::parse("# only a comment\n").is_err());
+        assert!(Identities::parse("AGE-SECRET-KEY-1NOPE\n").is_err());
+        let lines = Recipients::lines("# team\n\nage1abc\n  age1def  \n");
+        assert_eq!(lines, ["age1abc", "age1def"]);
+    }
+}
