@@ -124,8 +124,10 @@ fn the_backup_host_writes_lists_and_verifies_but_only_the_identity_restores() {
     assert_eq!(list[0]["kind"], "complete", "{list}");
     assert!(list[0]["tables"].is_null(), "{list}");
     assert!(list[0]["bytes"].as_u64().unwrap() > 100_000, "{list}");
-    let verified = repo.run(None, &["verify"]);
-    assert!(verified.status.success(), "{}", describe(&verified));
+    for args in [vec!["verify"], vec!["check"], vec!["key", "list"]] {
+        let out = repo.run(None, &args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+    }
 
     // Reading content needs the identity.
     let dst = TestDb::new("recipient_dst");

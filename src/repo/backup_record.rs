@@ -53,7 +53,7 @@ pub enum Opened {
 
 /// The stored bytes of `manifest`.
 pub fn seal_manifest(crypto: &Crypto, manifest: &Manifest) -> Result<Vec<u8>, SealError> {
-    if !matches!(crypto, Crypto::PublicKey { .. }) {
+    if !matches!(crypto, Crypto::PublicKey(_)) {
         return crypto.seal(ObjectKind::Manifest, manifest.encode());
     }
     let content = crypto.seal(ObjectKind::ManifestContent, manifest.encode())?;
@@ -84,7 +84,7 @@ pub fn seal_manifest(crypto: &Crypto, manifest: &Manifest) -> Result<Vec<u8>, Se
 /// writer's record.
 pub fn open_manifest(crypto: &Crypto, stored: &[u8]) -> Result<Opened, String> {
     let plain = crypto.open(ObjectKind::Manifest, stored)?;
-    if !matches!(crypto, Crypto::PublicKey { .. }) {
+    if !matches!(crypto, Crypto::PublicKey(_)) {
         return Manifest::decode(&plain).map(Opened::Full);
     }
     let record = decode_record(&plain)?;

@@ -197,8 +197,8 @@ impl Config {
             (BlobIdScheme::Blake3Keyed, Crypto::Keyed(key)) => {
                 Ok(IdHasher::Blake3Keyed(key.id_key()))
             }
-            (BlobIdScheme::Blake3Keyed, Crypto::PublicKey { writer, .. }) => {
-                Ok(IdHasher::Blake3Keyed(writer.id_key()))
+            (BlobIdScheme::Blake3Keyed, Crypto::PublicKey(keys)) => {
+                Ok(IdHasher::Blake3Keyed(keys.writer.id_key()))
             }
             (BlobIdScheme::Blake3Keyed, Crypto::None) => {
                 Err("keyed blob ids need the repository's key".to_string())

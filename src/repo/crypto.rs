@@ -236,10 +236,13 @@ pub enum Crypto {
     Keyed(Arc<MasterKey>),
     /// A public-key repository (format 3): content ([`ObjectKind::is_content`]) is sealed with
     /// data keys wrapped to age recipients; index files, trailers and locks with `writer`.
-    PublicKey {
-        writer: Arc<MasterKey>,
-        data: Arc<DataKeys>,
-    },
+    PublicKey(Arc<PublicKeys>),
+}
+
+/// The keys of a public-key repository: the writer's master key and the data keys.
+pub struct PublicKeys {
+    pub writer: MasterKey,
+    pub data: DataKeys,
 }
 
 impl fmt::Debug for Crypto {
@@ -247,7 +250,7 @@ impl fmt::Debug for Crypto {
         f.write_str(match self {
             Crypto::None => "Crypto::None",
             Crypto::Keyed(_) => "Crypto::Keyed",
-            Crypto::PublicKey { .. } => "Crypto::PublicKey",
+            Crypto::PublicKey(_) => "Crypto::PublicKey",
         })
     }
 }
@@ -261,7 +264,7 @@ impl Crypto {
     /// identity.
     pub fn can_read_content(&self) -> bool {
         match self {
-            Crypto::PublicKey { data, .. } => data.can_read(),
+            Crypto::PublicKey(keys) => keys.data.can_read(),
             _ => true,
         }
     }
@@ -270,7 +273,7 @@ impl Crypto {
     pub fn overhead(&self) -> usize {
         match self {
             Crypto::None => 0,
-            Crypto::Keyed(_) | Crypto::PublicKey { .. } => OVERHEAD,
+            Crypto::Keyed(_) | Crypto::PublicKey(_) => OVERHEAD,
         }
     }
 
@@ -279,8 +282,8 @@ impl Crypto {
         match self {
             Crypto::None => Ok(plaintext),
             Crypto::Keyed(key) => key.seal(kind, b"", &plaintext),
-            Crypto::PublicKey { data, .. } if kind.is_content() => data.seal(kind, &plaintext),
-            Crypto::PublicKey { writer, .. } => writer.seal(kind, b"", &plaintext),
+            Crypto::PublicKey(keys) if kind.is_content() => keys.data.seal(kind, &plaintext),
+            Crypto::PublicKey(keys) => keys.writer.seal(kind, b"", &plaintext),
         }
     }
 
@@ -289,10 +292,10 @@ impl Crypto {
         match self {
             Crypto::None => Ok(Cow::Borrowed(stored)),
             Crypto::Keyed(key) => key.open(kind, b"", stored).map(Cow::Owned),
-            Crypto::PublicKey { data, .. } if kind.is_content() => {
-                data.open(kind, stored).map(Cow::Owned)
+            Crypto::PublicKey(keys) if kind.is_content() => {
+                keys.data.open(kind, stored).map(Cow::Owned)
             }
-            Crypto::PublicKey { writer, .. } => writer.open(kind, b"", stored).map(Cow::Owned),
+            Crypto::PublicKey(keys) => keys.writer.open(kind, b"", stored).map(Cow::Owned),
         }
     }
 }

@@ -82,7 +82,7 @@ pub use writer::{StreamSummary, TableWriter, Writer};
 
 use backup_record::Opened;
 use config::StoredConfig;
-use crypto::{MasterKey, ObjectKind};
+use crypto::{MasterKey, ObjectKind, PublicKeys};
 use index::Index;
 use manifest::{resolve_prefix, ResolveError};
 use recipient::DataKeys;
@@ -239,10 +239,10 @@ impl Repository {
                     }
                 })?;
             }
-            Crypto::PublicKey {
-                writer: Arc::new(master),
-                data: Arc::new(DataKeys::new(Arc::clone(&store), recipients, identities)),
-            }
+            Crypto::PublicKey(Arc::new(PublicKeys {
+                writer: master,
+                data: DataKeys::new(Arc::clone(&store), recipients, identities),
+            }))
         } else {
             Crypto::Keyed(Arc::new(master))
         };
@@ -268,7 +268,8 @@ impl Repository {
     /// The master key of an encrypted repository.
     pub(crate) fn master_key(&self) -> RepoResult<&MasterKey> {
         match &self.crypto {
-            Crypto::Keyed(key) | Crypto::PublicKey { writer: key, .. } => Ok(key),
+            Crypto::Keyed(key) => Ok(key),
+            Crypto::PublicKey(keys) => Ok(&keys.writer),
             Crypto::None => Err(RepoError::NotEncrypted {
                 location: self.location(),
             }),

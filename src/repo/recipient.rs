@@ -263,10 +263,16 @@ mod tests {
 
         // A later session of the writer (its data key forgotten) cannot open it.
         let later = DataKeys::new(Arc::clone(&store), recipients.clone(), None);
-        assert_eq!(later.open(ObjectKind::Blob, &sealed).unwrap_err(), IDENTITY_NEEDED);
+        assert_eq!(
+            later.open(ObjectKind::Blob, &sealed).unwrap_err(),
+            IDENTITY_NEEDED
+        );
 
         let reader = DataKeys::new(Arc::clone(&store), recipients.clone(), Some(identities));
-        assert_eq!(reader.open(ObjectKind::Blob, &sealed).unwrap(), b"secret row\n");
+        assert_eq!(
+            reader.open(ObjectKind::Blob, &sealed).unwrap(),
+            b"secret row\n"
+        );
         assert!(reader.open(ObjectKind::ApplyRecord, &sealed).is_err());
         let (stranger, _) = pair();
         assert!(stranger.check_against(&recipients).is_err());
