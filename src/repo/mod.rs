@@ -380,30 +380,18 @@ impl Repository {
     /// opened without its identity, the writer's record (`content_withheld`): enough to list,
     /// check the presence of its blobs and prune.
     pub fn load_backup_listing(&self, id: &BackupId) -> RepoResult<Backup> {
-        let name = layout::backup_name(id);
-        let bytes = self.store.get(&name)?;
-        let damaged = |reason: String| RepoError::Damaged {
-            location: self.location(),
-            name: name.clone(),
-            reason,
+        let opened = self.load_checked(&layout::backup_name(id), id, |bytes| {
+            backup_record::open_manifest(&self.crypto, bytes)
+        })?;
+        let (manifest, content_withheld) = match opened {
+            Opened::Full(manifest) => (manifest, false),
+            Opened::Withheld(manifest) => (manifest, true),
         };
-        if Id::of_object(&bytes) != *id {
-            return Err(damaged("content does not match its name".to_string()));
-        }
-        Ok(
-            match backup_record::open_manifest(&self.crypto, &bytes).map_err(damaged)? {
-                Opened::Full(manifest) => Backup {
-                    id: *id,
-                    manifest,
-                    content_withheld: false,
-                },
-                Opened::Withheld(manifest) => Backup {
-                    id: *id,
-                    manifest,
-                    content_withheld: true,
-                },
-            },
-        )
+        Ok(Backup {
+            id: *id,
+            manifest,
+            content_withheld,
+        })
     }
 
     /// Reads a content-named sealed object: checks its bytes against its name, opens it and
@@ -415,6 +403,17 @@ impl Repository {
         kind: ObjectKind,
         decode: impl FnOnce(&[u8]) -> Result<T, String>,
     ) -> RepoResult<T> {
+        self.load_checked(name, id, |bytes| decode(&self.crypto.open(kind, bytes)?))
+    }
+
+    /// Reads a content-named object, checks its bytes against its name and opens them with
+    /// `open`; any failure is reported as damage to that object.
+    fn load_checked<T>(
+        &self,
+        name: &str,
+        id: &Id,
+        open: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> RepoResult<T> {
         let bytes = self.store.get(name)?;
         let damaged = |reason: String| RepoError::Damaged {
             location: self.location(),
@@ -424,8 +423,7 @@ impl Repository {
         if Id::of_object(&bytes) != *id {
             return Err(damaged("content does not match its name".to_string()));
         }
-        let plain = self.crypto.open(kind, &bytes).map_err(damaged)?;
-        decode(&plain).map_err(damaged)
+        open(&bytes).map_err(damaged)
     }
 
     /// Every backup, oldest first; unreadable manifests are returned apart.
