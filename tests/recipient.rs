@@ -195,13 +195,14 @@ fn a_wrong_or_unreadable_identity_is_a_clear_error() {
 }
 
 #[test]
-fn prune_on_the_backup_host_keeps_what_the_remaining_backups_need() {
-    let src = ledger_db("recipient_prune_src", 5_000);
+fn prune_on_the_backup_host_keeps_what_the_remaining_backups_need_and_repacks_only_with_the_identity(
+) {
+    let src = ledger_db("recipient_prune_src", 30_000);
     let repo = Repo::new();
     repo.backup(&src.url);
-    src.execute("DELETE FROM public.quokka_ledger WHERE id > 2500");
+    // Two thirds of the chunks change: the first backup's pack becomes mostly garbage.
     src.execute(
-        "INSERT INTO public.quokka_ledger SELECT g, 'late ' || md5(g::text) FROM generate_series(90001, 92000) g",
+        "UPDATE public.quokka_ledger SET wombat_memo = 'late ' || md5(id::text) WHERE id > 10000",
     );
     let kept = json(&[
         "backup",
@@ -213,21 +214,27 @@ fn prune_on_the_backup_host_keeps_what_the_remaining_backups_need() {
         "--json",
     ]);
     let kept = kept["id"].as_str().unwrap();
-    let report = json(&[
-        "prune",
-        "--repo",
-        repo.s(),
-        "--keep-tag",
-        "newest",
-        "--json",
-    ]);
+    let prune = ["prune", "--keep-tag", "newest", "--json"];
+    let out = repo.run(None, &prune);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["backups_removed"], 1, "{report}");
+    assert!(report["blobs_removed"].as_u64().unwrap() == 0, "{report}");
+    assert_eq!(
+        report["packs_repacked"], 0,
+        "the writer cannot read blobs: {report}"
+    );
     assert!(
-        report["packs_deleted"].as_u64().unwrap() >= 1
-            || report["blobs_removed"].as_u64().unwrap() >= 1,
+        report["unused_bytes_left"].as_u64().unwrap() > 0,
         "{report}"
     );
     let list = json(&["list", "--repo", repo.s(), "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+
+    // With the identity, the same prune repacks the pack it had to keep.
+    let report: Value = serde_json::from_slice(&repo.as_owner(&prune).stdout).unwrap();
+    assert_eq!(report["packs_repacked"], 1, "{report}");
+    assert_eq!(report["unused_bytes_left"], 0, "{report}");
     repo.as_owner(&["verify", "--read-data"]);
     let dst = TestDb::new("recipient_prune_dst");
     repo.as_owner(&["restore", kept, "--to", &dst.url]);
@@ -286,4 +293,58 @@ fn no_table_column_or_value_appears_in_any_file_and_damage_is_detected() {
     assert_refused(&out, "damaged data key", &["datakeys/"]);
     flip(&data_key, -3);
     repo.as_owner(&["verify", "--read-data"]);
+}
+
+#[test]
+fn any_recipient_of_a_recipients_file_restores_a_sqlite_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = generate(dir.path(), "alice.key");
+    let bob = generate(dir.path(), "bob.key");
+    let list = dir.path().join("recipients.txt");
+    std::fs::write(
+        &list,
+        format!("# owners\n{}\n\n{}\n", alice.recipient, bob.recipient),
+    )
+    .unwrap();
+    let path = dir.path().join("repo");
+    let repo = path.to_str().unwrap();
+    let init = json(&[
+        "init",
+        repo,
+        "--recipients-file",
+        list.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(init["recipients"].as_array().unwrap().len(), 2, "{init}");
+
+    let db = dir.path().join("shop.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(&support::sqlite::every_kind()).unwrap();
+    conn.execute_batch(support::sqlite::SEED).unwrap();
+    drop(conn);
+    let summary = json(&[
+        "backup",
+        &format!("sqlite:{}", db.display()),
+        "--repo",
+        repo,
+        "--json",
+    ]);
+    let id = summary["id"].as_str().unwrap();
+    for (n, owner) in [&alice, &bob].into_iter().enumerate() {
+        let restored = dir.path().join(format!("restored-{n}.db"));
+        let out = strata_command(&[
+            "restore",
+            id,
+            "--repo",
+            repo,
+            "--to",
+            &format!("sqlite:{}", restored.display()),
+            "--identity",
+            owner.identity.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(support::sqlite::rows(&restored), support::sqlite::rows(&db));
+    }
 }
