@@ -479,6 +479,7 @@ fn groups_are_decided_separately() {
         Backup {
             id: Id::of_object(format!("{database}{time}").as_bytes()),
             manifest,
+            content_withheld: false,
         }
     };
     let backups = vec![

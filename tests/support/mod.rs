@@ -313,6 +313,7 @@ pub fn test_environment_command(args: &[&str]) -> Command {
         .env_remove("STRATA_PASSWORD_FILE")
         .env_remove("STRATA_PASSWORD_COMMAND")
         .env_remove("STRATA_NEW_PASSWORD")
+        .env_remove("STRATA_IDENTITY")
         .env("STRATA_PASSWORD", TEST_PASSPHRASE)
         .env("STRATA_TEST_INSECURE_KDF", "1")
         .stdin(Stdio::null());
@@ -490,4 +491,23 @@ pub fn first_difference(a: &str, b: &str) -> String {
         bl[from..(i + 4).min(bl.len())].join("\n"),
         al[from..(i + 4).min(al.len())].join("\n")
     )
+}
+
+/// Flips one bit of the file at `at` (negative: from the end).
+pub fn flip(path: &Path, at: i64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = if at < 0 {
+        bytes.len() - at.unsigned_abs() as usize
+    } else {
+        at as usize
+    };
+    bytes[i] ^= 0x10;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
