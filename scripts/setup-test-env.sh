@@ -3,9 +3,21 @@
 # (initdb, postgres, psql, pg_dump) for the throwaway test clusters, the S3-compatible test server
 # (moto, from PyPI, in a virtual environment) and the Azure Storage test server (Azurite, from
 # npm), both cached under $STRATA_TEST_CACHE, default ~/.cache/strata-test (tests/support/s3.rs
-# and tests/support/azure.rs start them). Safe to run repeatedly: what is there is kept, so a
-# rerun takes a moment.
+# and tests/support/azure.rs start them), and restic (Debian's package, 0.14), the reference for
+# the retention rules (tests/prune_restic.rs) and a contender in the benchmarks. Safe to run
+# repeatedly: what is there is kept, so a rerun takes a moment.
+#
+#   scripts/setup-test-env.sh            # everything
+#   scripts/setup-test-env.sh restic     # restic only (bench/setup.sh uses this)
+#
+# Exit status: 0 when everything asked for is installed, 2 otherwise (with the reason on stderr).
 set -euo pipefail
+
+what=${1:-all}
+case $what in
+all | restic) ;;
+*) echo "usage: scripts/setup-test-env.sh [restic]" >&2; exit 2 ;;
+esac
 
 # Keep in step with MOTO_VERSION in tests/support/s3.rs (the environment is named after it).
 moto_version=5.2.5
@@ -60,6 +72,33 @@ setup_azure_server() {
     echo "setup: Azure test server ready in $azurite_dir"
 }
 
+setup_restic() {
+    if command -v restic >/dev/null 2>&1; then
+        echo "setup: $(restic version | head -n 1)" >&2
+        return
+    fi
+    if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup: restic is missing and cannot be installed here (needs apt-get as root);" \
+            "install it (Debian: sudo apt-get install restic)" >&2
+        exit 2
+    fi
+    echo "setup: installing restic with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # Try the package lists already present first: `apt-get update` is the slow part.
+    if ! apt-get install -y -qq restic >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        if ! apt-get install -y -qq restic >/dev/null 2>&1; then
+            echo "setup: apt-get could not install restic (no network or no such package?)" >&2
+            exit 2
+        fi
+    fi
+    echo "setup: $(restic version | head -n 1)" >&2
+}
+
+setup_restic
+if [[ $what == restic ]]; then
+    exit 0
+fi
 setup_s3_server
 setup_azure_server
 

@@ -1,7 +1,8 @@
 //! Retention policies: which backups `strata prune` keeps, and why.
 //!
-//! The rules and their semantics are restic's (`restic forget`), so that users who know one
-//! know the other:
+//! The rules and their semantics are those of `restic forget` in restic 0.14 (Debian 12's
+//! restic), so that users who know one know the other; `tests/prune_restic.rs` compares the kept
+//! sets with that restic's own on a synthetic timeline:
 //!
 //! - Backups are first divided into groups (`--group-by`): by default one per *source* (engine,
 //!   database and the host that ran the backup), so a policy never trades one database's backups
@@ -9,10 +10,12 @@
 //! - In a group, backups are taken newest first. `--keep-last N` keeps the N newest.
 //!   `--keep-hourly|daily|weekly|monthly|yearly N` keep, for the N most recent hours (days, ISO
 //!   weeks, months, years) *that have a backup*, the newest backup of each; periods without a
-//!   backup do not count. Periods are calendar periods in UTC (weeks run Monday to Sunday).
-//!   `unlimited` instead of N keeps one per period for all periods.
-//! - If a rule still has periods left when it reaches the oldest backup of the group, that
-//!   backup is kept too (restic's "oldest" rule: the history kept reaches as far back as it can).
+//!   backup do not count. Periods are calendar periods in UTC (weeks run Monday to Sunday;
+//!   restic uses the time zone each snapshot was taken in, the same periods when that is UTC).
+//!   `unlimited` instead of N keeps one per period for all periods (restic 0.14 has no such
+//!   word; a count above the number of backups does the same there).
+//! - Later restic releases also keep a group's oldest backup when a rule has periods left;
+//!   restic 0.14 does not, and neither does Strata.
 //! - `--keep-within 2y5m7d3h` keeps every backup made after the newest backup's time minus that
 //!   duration (calendar arithmetic: a month back from 31 March is 2 March, as in Go's `AddDate`).
 //!   Backups dated in the future (relative to `now`) are ignored when finding the newest.
@@ -301,12 +304,8 @@ pub fn iso_week(days: i64) -> (i64, i64) {
 /// Why a backup is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reason {
-    /// A counted rule; `oldest` when the backup is the group's oldest, kept because the rule
-    /// had periods left although the backup's period already had a newer backup kept.
-    Counted {
-        rule: Rule,
-        oldest: bool,
-    },
+    /// A counted rule: the backup is the newest of one of the rule's periods.
+    Counted(Rule),
     Within(Within),
     Tag(TagList),
 }
@@ -314,13 +313,7 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::Counted { rule, oldest } => {
-                f.write_str(rule.flag())?;
-                if *oldest {
-                    f.write_str(" (oldest)")?;
-                }
-                Ok(())
-            }
+            Reason::Counted(rule) => f.write_str(rule.flag()),
             Reason::Within(within) => write!(f, "keep-within {within}"),
             Reason::Tag(tags) => write!(f, "keep-tag {tags}"),
         }
@@ -391,7 +384,6 @@ pub fn apply(policy: &Policy, backups: &[Candidate<'_>], now: Timestamp) -> Vec<
             })
         })
         .collect();
-    let oldest = sorted.len().saturating_sub(1);
     sorted
         .iter()
         .enumerate()
@@ -408,7 +400,7 @@ pub fn apply(policy: &Policy, backups: &[Candidate<'_>], now: Timestamp) -> Vec<
                 }
             }
             for counter in &mut counters {
-                if let Some(reason) = counter.take(backup.time, nr, nr == oldest) {
+                if let Some(reason) = counter.take(backup.time, nr) {
                     reasons.push(reason);
                 }
             }
@@ -430,24 +422,20 @@ struct Counter {
 }
 
 impl Counter {
-    /// Keeps the backup when it opens a new period (or is the oldest) and periods are left.
-    fn take(&mut self, time: Timestamp, nr: usize, is_oldest: bool) -> Option<Reason> {
+    /// Keeps the backup when it opens a new period and periods are left.
+    fn take(&mut self, time: Timestamp, nr: usize) -> Option<Reason> {
         if self.left == KeepCount::Count(0) {
             return None;
         }
         let period = self.rule.period(time, nr);
-        let same_period = self.last_period == Some(period);
-        if same_period && !is_oldest {
+        if self.last_period == Some(period) {
             return None;
         }
         self.last_period = Some(period);
         if let KeepCount::Count(n) = &mut self.left {
             *n -= 1;
         }
-        Some(Reason::Counted {
-            rule: self.rule,
-            oldest: same_period,
-        })
+        Some(Reason::Counted(self.rule))
     }
 }
 

@@ -298,61 +298,65 @@ fn functions_with_unqualified_table_references_restore_and_work_in_checks_defaul
     src.psql_file(&support::fixture("postgres/search_path_functions.sql"));
     let repo = TestRepo::local();
     let summary = backup(&src, &repo, &[]);
-    let dst = TestDb::new("search_path_dst");
-    restore(&id_of(&summary), &repo, &dst.url, &[]);
+    // On one session, a table's index would be built as soon as its rows are in, before the
+    // table its expression's function reads is loaded, if nothing held it back.
+    for jobs in ["1", "3"] {
+        let dst = TestDb::new(&format!("search_path_dst_{jobs}"));
+        restore(&id_of(&summary), &repo, &dst.url, &["--jobs", jobs]);
 
-    assert_schemas_identical(&src, &dst);
-    assert_same_content(&src, &dst);
-    assert_eq!(sequences(&src), sequences(&dst), "identity sequence value");
-    assert_eq!(
-        dst.scalar_i64(
-            "SELECT count(*) FROM pg_index WHERE indexrelid = 'public.items_code_weight_idx'::regclass
-             AND indisvalid AND indisready"
-        ),
-        1,
-        "the expression index is valid"
-    );
+        assert_schemas_identical(&src, &dst);
+        assert_same_content(&src, &dst);
+        assert_eq!(sequences(&src), sequences(&dst), "identity sequence value");
+        assert_eq!(
+            dst.scalar_i64(
+                "SELECT count(*) FROM pg_index WHERE indexrelid = 'public.items_code_weight_idx'::regclass
+                 AND indisvalid AND indisready"
+            ),
+            1,
+            "the expression index is valid"
+        );
 
-    // The restored database works: the default, the check and the index all run.
-    let mut c = dst.client();
-    let row = c
-        .query_one(
-            "INSERT INTO public.items (label) VALUES ('after restore') RETURNING id, code",
+        // The restored database works: the default, the check and the index all run.
+        let mut c = dst.client();
+        let row = c
+            .query_one(
+                "INSERT INTO public.items (label) VALUES ('after restore') RETURNING id, code",
+                &[],
+            )
+            .expect("inserting a row with the default after restore");
+        let (id, code): (i64, String) = (row.get(0), row.get(1));
+        assert_eq!(
+            code, "alpha",
+            "default_code() gives the smallest valid code"
+        );
+        assert_eq!(id, 302, "the identity continues after the restored rows");
+        c.execute(
+            "INSERT INTO public.items (code, label) VALUES ('charlie', 'explicit')",
             &[],
         )
-        .expect("inserting a row with the default after restore");
-    let (id, code): (i64, String) = (row.get(0), row.get(1));
-    assert_eq!(
-        code, "alpha",
-        "default_code() gives the smallest valid code"
-    );
-    assert_eq!(id, 302, "the identity continues after the restored rows");
-    c.execute(
-        "INSERT INTO public.items (code, label) VALUES ('charlie', 'explicit')",
-        &[],
-    )
-    .expect("inserting a valid code after restore");
-    let err = c
-        .execute(
-            "INSERT INTO public.items (code, label) VALUES ('zulu', 'invalid')",
-            &[],
-        )
-        .expect_err("the CHECK constraint still rejects unknown codes");
-    assert_eq!(
-        err.code(),
-        Some(&postgres::error::SqlState::CHECK_VIOLATION),
-        "{err:?}"
-    );
-    let mut c = dst.client();
-    c.batch_execute("SET enable_seqscan = off").unwrap();
-    let weighted: i64 = c
-        .query_one(
-            "SELECT count(*) FROM public.items WHERE code_weight(code) = 3",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(weighted, 101, "the expression index finds charlie rows");
+        .expect("inserting a valid code after restore");
+        let err = c
+            .execute(
+                "INSERT INTO public.items (code, label) VALUES ('zulu', 'invalid')",
+                &[],
+            )
+            .expect_err("the CHECK constraint still rejects unknown codes");
+        assert_eq!(
+            err.code(),
+            Some(&postgres::error::SqlState::CHECK_VIOLATION),
+            "{err:?}"
+        );
+        let mut c = dst.client();
+        c.batch_execute("SET enable_seqscan = off").unwrap();
+        let weighted: i64 = c
+            .query_one(
+                "SELECT count(*) FROM public.items WHERE code_weight(code) = 3",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(weighted, 101, "the expression index finds charlie rows");
+    }
 }
 
 // ---------------------------------------------------------------- damage
@@ -503,4 +507,366 @@ fn owners_and_grants_are_restored_on_request_with_roles_mapped() {
         ],
     );
     assert_eq!(owner(&mapped), "strata_owner_b");
+}
+
+// ---------------------------------------------------------------- what a backup holds
+
+/// A shop: customers, orders and their items (identity and serial sequences, foreign keys
+/// between them when `foreign_keys`), an `audit` schema and a scratch table; a few thousand rows.
+fn shop(hint: &str, foreign_keys: bool) -> TestDb {
+    let db = TestDb::new(hint);
+    let references = |table: &str| match foreign_keys {
+        true => format!("REFERENCES {table}"),
+        false => String::new(),
+    };
+    db.execute(&format!(
+        "CREATE TABLE customers (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);
+         CREATE TABLE orders (id serial PRIMARY KEY, customer int NOT NULL {},
+                              placed date NOT NULL);
+         CREATE TABLE order_items (order_id int {}, line int, sku text,
+                                   PRIMARY KEY (order_id, line));
+         CREATE INDEX order_items_sku ON order_items (sku);
+         CREATE SCHEMA audit;
+         CREATE TABLE audit.log_2024 (at timestamptz, what text);
+         CREATE TABLE tmp_import (raw text);
+         INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, 200) g;
+         INSERT INTO orders (customer, placed)
+             SELECT 1 + g % 200, date '2024-01-01' + g % 365 FROM generate_series(1, 1500) g;
+         INSERT INTO order_items SELECT o, l, 'sku-' || (o * l) % 97
+             FROM generate_series(1, 1500) o, generate_series(1, 3) l;
+         INSERT INTO audit.log_2024 SELECT timestamptz '2024-01-01 00:00+00' + g * interval '1 h',
+             'event ' || g FROM generate_series(1, 300) g;
+         INSERT INTO tmp_import SELECT 'junk ' || g FROM generate_series(1, 50) g;",
+        references("customers"),
+        references("orders"),
+    ));
+    db
+}
+
+/// `show ID --json`'s manifest.
+fn manifest(repo: &TestRepo, id: &str) -> Value {
+    json(&["show", id, "--repo", repo.s(), "--json"])["manifest"].clone()
+}
+
+/// Names of the tables whose rows a backup holds.
+fn tables_with_rows(manifest: &Value) -> Vec<String> {
+    manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Row counts per table, computed by the server.
+fn row_counts(db: &TestDb) -> BTreeMap<String, i64> {
+    content(db)
+        .into_iter()
+        .map(|(t, (rows, _))| (t, rows))
+        .collect()
+}
+
+#[test]
+fn schema_only_and_data_only_backups_restore_the_schema_then_the_rows() {
+    // With foreign keys: the data-only restore loads into tables whose keys are in place.
+    let src = shop("kinds_src", true);
+    let repo = TestRepo::local();
+    let schema_id = id_of(&backup(&src, &repo, &["--schema-only"]));
+    let data_id = id_of(&backup(&src, &repo, &["--data-only"]));
+    let schema_manifest = manifest(&repo, &schema_id);
+    assert_eq!(schema_manifest["kind"], "schema-only");
+    assert_eq!(schema_manifest["tables"].as_array().unwrap().len(), 0);
+    assert_eq!(schema_manifest["stats"]["bytes"], 0);
+    let data_manifest = manifest(&repo, &data_id);
+    assert_eq!(data_manifest["kind"], "data-only");
+    assert_eq!(
+        tables_with_rows(&data_manifest),
+        [
+            "audit.log_2024",
+            "public.customers",
+            "public.order_items",
+            "public.orders",
+            "public.tmp_import"
+        ]
+    );
+
+    // The schema-only backup gives the whole schema and no rows.
+    let dst = TestDb::new("kinds_dst");
+    let (report, _) = restore(&schema_id, &repo, &dst.url, &[]);
+    assert_schemas_identical(&src, &dst);
+    assert!(row_counts(&dst).values().all(|rows| *rows == 0), "{report}");
+
+    // The data-only backup fills those tables, sequences included, in the existing schema.
+    let (report, _) = restore(&data_id, &repo, &dst.url, &["--data-only"]);
+    assert_reported_rows(&report, &content(&src));
+    assert_same_content(&src, &dst);
+    assert_eq!(sequences(&dst), sequences(&src));
+    assert_schemas_identical(&src, &dst);
+    // New rows continue the source's sequences.
+    dst.execute("INSERT INTO customers (name) VALUES ('new'); INSERT INTO orders (customer, placed) VALUES (1, '2025-01-01');");
+    assert_eq!(dst.scalar_i64("SELECT max(id)::int8 FROM customers"), 201);
+    assert_eq!(dst.scalar_i64("SELECT max(id)::int8 FROM orders"), 1501);
+
+    // `restore --schema-only` of a complete backup gives the schema alone too.
+    let complete = id_of(&backup(&src, &repo, &[]));
+    let schema_dst = TestDb::new("kinds_schema_dst");
+    restore(&complete, &repo, &schema_dst.url, &["--schema-only"]);
+    assert_schemas_identical(&src, &schema_dst);
+    assert!(row_counts(&schema_dst).values().all(|rows| *rows == 0));
+}
+
+#[test]
+fn backup_table_patterns_choose_the_rows_and_exclude_table_leaves_tables_out() {
+    // Without foreign keys: a key to a table whose rows were left out cannot be restored.
+    let src = shop("patterns_src", false);
+    let repo = TestRepo::local();
+    let id = id_of(&backup(
+        &src,
+        &repo,
+        &[
+            "--table",
+            "order*",
+            "--table",
+            "audit.*",
+            "--exclude-table",
+            "tmp_*",
+        ],
+    ));
+    let m = manifest(&repo, &id);
+    assert_eq!(
+        tables_with_rows(&m),
+        ["audit.log_2024", "public.order_items", "public.orders"]
+    );
+    let schema_tables: Vec<&str> = m["schema"]["tables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no schema tables in {m}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !schema_tables.iter().any(|t| t.contains("tmp_import")),
+        "{schema_tables:?}"
+    );
+    assert!(
+        schema_tables.iter().any(|t| t.contains("customers")),
+        "{schema_tables:?}"
+    );
+
+    // The restore has every table but the excluded one, and rows only in the chosen ones.
+    let dst = TestDb::new("patterns_dst");
+    restore(&id, &repo, &dst.url, &[]);
+    let (src_content, dst_content) = (content(&src), content(&dst));
+    assert_eq!(
+        dst_content.keys().collect::<Vec<_>>(),
+        [
+            "audit.log_2024",
+            "public.customers",
+            "public.order_items",
+            "public.orders"
+        ]
+    );
+    assert_eq!(dst_content["public.customers"].0, 0);
+    for table in ["audit.log_2024", "public.order_items", "public.orders"] {
+        assert_eq!(dst_content[table], src_content[table], "{table}");
+    }
+
+    // Only a schema-qualified pattern's tables, every other table excluded.
+    let id = id_of(&backup(
+        &src,
+        &repo,
+        &[
+            "--table",
+            "audit.*",
+            "--exclude-table",
+            "tmp_*",
+            "--exclude-table",
+            "order*",
+            "--exclude-table",
+            "customers",
+        ],
+    ));
+    assert_eq!(tables_with_rows(&manifest(&repo, &id)), ["audit.log_2024"]);
+    let dst = TestDb::new("patterns_audit_dst");
+    restore(&id, &repo, &dst.url, &[]);
+    let rows = row_counts(&dst);
+    assert_eq!(rows.keys().collect::<Vec<_>>(), ["audit.log_2024"]);
+    assert_eq!(rows["audit.log_2024"], 300);
+}
+
+/// A key that does not hold on the restored rows (orders backed up without the customers
+/// they reference) fails the restore after every row is in: the target is left empty, as it
+/// was found, not with keyless tables.
+#[test]
+fn a_restore_whose_foreign_key_fails_leaves_the_target_empty() {
+    let src = shop("key_fails_src", true);
+    let repo = TestRepo::local();
+    let id = id_of(&backup(&src, &repo, &["--table", "order*"]));
+    let dst = TestDb::new("key_fails_dst");
+    let out = strata(&["restore", &id, "--repo", repo.s(), "--to", &dst.url]);
+    assert_clear_error(&out, "a restore whose foreign key does not hold");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("foreign key") && err.contains("empty again"),
+        "{err}"
+    );
+    assert_eq!(
+        user_relations(&dst),
+        0,
+        "the failed restore left relations behind"
+    );
+}
+
+#[test]
+fn restore_table_pattern_with_three_jobs_loads_only_those_tables_rows() {
+    let src = shop("restore_table_src", true);
+    let repo = TestRepo::local();
+    let id = id_of(&backup(&src, &repo, &["--jobs", "3"]));
+    let dst = TestDb::new("restore_table_dst");
+    let out = strata(&[
+        "restore",
+        &id,
+        "--repo",
+        repo.s(),
+        "--to",
+        &dst.url,
+        "--table",
+        "cust*",
+        "--table",
+        "orders",
+        "--table",
+        "audit.*",
+        "--jobs",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reported: Vec<&str> = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reported,
+        ["audit.log_2024", "public.customers", "public.orders"],
+        "{report}"
+    );
+    // The whole schema, the chosen tables' rows exactly, the others empty.
+    assert_schemas_identical(&src, &dst);
+    let (src_content, dst_content) = (content(&src), content(&dst));
+    // orders' key to customers is restored: both tables have their rows.
+    for table in ["audit.log_2024", "public.customers", "public.orders"] {
+        assert_eq!(dst_content[table], src_content[table], "{table}");
+    }
+    for table in ["public.order_items", "public.tmp_import"] {
+        assert_eq!(dst_content[table].0, 0, "{table}");
+    }
+}
+
+#[test]
+fn list_and_show_json_describe_every_backup() {
+    let shop_db = shop("list_shop", true);
+    let other = TestDb::new("list_other");
+    other.execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text);
+                   INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 40) g;",
+    );
+    let repo = TestRepo::local();
+    let full = backup(&shop_db, &repo, &["--tag", "nightly"]);
+    let schema = backup(
+        &shop_db,
+        &repo,
+        &["--schema-only", "--tag", "release", "--tag", "v2"],
+    );
+    let again = backup(&shop_db, &repo, &["--data-only"]);
+    let notes = backup(&other, &repo, &[]);
+    let list = json(&["list", "--repo", repo.s(), "--json"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 4, "{list:?}");
+    // Oldest first: the order they were made in (ties within a second are in id order).
+    let ids: Vec<String> = list
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    let made = [id_of(&full), id_of(&schema), id_of(&again), id_of(&notes)];
+    let mut sorted_ids = ids.clone();
+    sorted_ids.sort();
+    let mut sorted_made = made.to_vec();
+    sorted_made.sort();
+    assert_eq!(sorted_ids, sorted_made);
+    let times: Vec<strata::repo::Timestamp> = list
+        .iter()
+        .map(|b| b["time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+
+    let entry =
+        |summary: &Value| -> &Value { list.iter().find(|b| b["id"] == summary["id"]).unwrap() };
+    let shop_rows: i64 = row_counts(&shop_db).values().sum();
+    let expect = [
+        (&full, &shop_db, "complete", vec!["nightly"], 5, shop_rows),
+        (
+            &schema,
+            &shop_db,
+            "schema-only",
+            vec!["release", "v2"],
+            0,
+            0,
+        ),
+        (&again, &shop_db, "data-only", vec![], 5, shop_rows),
+        (&notes, &other, "complete", vec![], 1, 40),
+    ];
+    for (summary, db, kind, tags, tables, rows) in expect {
+        let b = entry(summary);
+        let id = b["id"].as_str().unwrap();
+        assert_eq!(id.len(), 64, "{b}");
+        assert!(id.bytes().all(|c| c.is_ascii_hexdigit()), "{b}");
+        assert_eq!(b["source"], db.url.as_str(), "{b}");
+        assert_eq!(b["engine"], "postgres", "{b}");
+        assert_eq!(b["kind"], kind, "{b}");
+        assert_eq!(b["tags"], serde_json::json!(tags), "{b}");
+        assert_eq!(b["tables"], tables, "{b}");
+        assert_eq!(b["rows"], rows, "{b}");
+        // The same sizes the backup reported when it ran.
+        assert_eq!(b["bytes"], summary["bytes"], "{b} vs {summary}");
+        assert_eq!(b["new_bytes"], summary["new_bytes"], "{b} vs {summary}");
+        assert!(b["new_bytes"].as_u64() <= b["bytes"].as_u64(), "{b}");
+
+        // show --json (by a unique prefix) tells the same, and more.
+        let shown = json(&["show", &id[..12], "--repo", repo.s(), "--json"]);
+        assert_eq!(shown["id"], id);
+        let m = &shown["manifest"];
+        assert_eq!(m["time"], b["time"]);
+        assert_eq!(m["kind"], kind);
+        assert_eq!(
+            m["tags"].as_array().cloned().unwrap_or_default(),
+            b["tags"].as_array().unwrap().clone()
+        );
+        assert_eq!(m["source"]["database"], b["source"]);
+        assert_eq!(m["source"]["engine"], "postgres");
+        assert!(
+            m["source"]["server_version"]
+                .as_str()
+                .unwrap()
+                .starts_with("15"),
+            "{m}"
+        );
+        assert!(!m["source"]["host"].as_str().unwrap().is_empty(), "{m}");
+        assert_eq!(m["stats"]["bytes"], b["bytes"]);
+        assert_eq!(m["stats"]["new_bytes"], b["new_bytes"]);
+        let table_rows: u64 = m["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["rows"].as_u64().unwrap())
+            .sum();
+        assert_eq!(table_rows as i64, rows);
+    }
+    // The data-only backup read the same rows as the complete one: nothing new to store.
+    let (full_bytes, again_new) = (u64_of(&full, "bytes"), u64_of(&again, "new_bytes"));
+    assert!(full_bytes > 0 && u64_of(&full, "new_bytes") > 0, "{full}");
+    assert_eq!(u64_of(&again, "bytes"), full_bytes, "{again}");
+    assert_eq!(again_new, 0, "{again}");
+    assert_eq!(u64_of(&schema, "bytes"), 0, "{schema}");
 }

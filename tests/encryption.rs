@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-use support::{describe, files_under, strata, strata_command, text, TestDb, TEST_PASSPHRASE};
+use support::{
+    contains, describe, files_under, flip, strata, strata_command, text, TestDb, TEST_PASSPHRASE,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -106,18 +108,6 @@ impl Repo {
 
 fn file_name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-/// Flips one bit of the file at `at` (negative: from the end).
-fn flip(path: &Path, at: i64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let i = if at < 0 {
-        bytes.len() - at.unsigned_abs() as usize
-    } else {
-        at as usize
-    };
-    bytes[i] ^= 0x10;
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// Flips a bit and renames the object after its new content, as a forger would, so that only
@@ -352,12 +342,6 @@ fn no_table_column_or_value_appears_in_any_file_of_the_repository() {
             .trim(),
         "Quokka Logistics Division"
     );
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -764,10 +764,12 @@ fn backups_and_prunes_interleaved_leave_every_listed_backup_restorable() {
 
 /// A repository (encrypted or not) with two backups spread over several packs, and the newest
 /// backup's id.
+/// Two backups spanning at least four packs (twice as many rows as that needs: how many
+/// packs the same rows fill varies with how the writers' packs fill up).
 fn checked_setup(dir: &Path, encrypted: bool) -> (PathBuf, PathBuf, String) {
-    let (db, repo) = app_and_repo_in(dir, 12000, encrypted);
+    let (db, repo) = app_and_repo_in(dir, 24000, encrypted);
     backup(&db, &repo, &[]);
-    write_db(&db, "", "t", 12000, 6000, 2);
+    write_db(&db, "", "t", 24000, 12000, 2);
     let id = backup(&db, &repo, &[]);
     (db, repo, id)
 }
@@ -840,7 +842,11 @@ fn check_names_a_corrupted_truncated_or_missing_pack(encrypted: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (_, repo, _) = checked_setup(dir.path(), encrypted);
     let packs = pack_files(&repo);
-    assert!(packs.len() >= 4, "{} packs", packs.len());
+    assert!(
+        packs.len() >= 4,
+        "the setup made only {} packs",
+        packs.len()
+    );
     let pack_id = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
     let problems_about = |report: &Json, id: &str| -> Vec<Json> {
         let problems = report["problems"].as_array().unwrap();

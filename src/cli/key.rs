@@ -1,4 +1,5 @@
-//! `strata key add|list|remove|passwd --repo REPO`: the passphrases of an encrypted repository.
+//! `strata key add|list|remove|passwd --repo REPO`: the passphrases of an encrypted repository;
+//! `strata key generate-identity`: an age key pair for public-key repositories.
 //! Each passphrase is a key file wrapping the same master key, so none of these re-encrypts
 //! any data.
 
@@ -8,8 +9,8 @@ use clap::{Args, Subcommand};
 
 use super::password::{kdf_for_new_keys, NewPasswordArgs};
 use super::repo_args::RepoArgs;
-use crate::error::Result;
-use crate::repo::{RepoError, Repository};
+use crate::error::{Error, Result};
+use crate::repo::{Identities, RepoError, Repository};
 
 #[derive(Debug, Args)]
 pub struct KeyArgs {
@@ -29,6 +30,16 @@ pub enum KeyCommand {
     Remove(RemoveArgs),
     /// Change the current passphrase: add a key for the new one, remove the current one.
     Passwd(AddArgs),
+    /// Create an age X25519 identity for `strata init --recipient`: writes the identity
+    /// (secret) to FILE, prints its recipient (public key). Keep FILE off the backup host.
+    GenerateIdentity(GenerateIdentityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateIdentityArgs {
+    /// Where to write the identity; an existing file is never overwritten.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -69,7 +80,37 @@ pub fn run(args: KeyArgs) -> Result<ExitCode> {
         KeyCommand::Add(args) => add(args, false),
         KeyCommand::Remove(args) => remove(args),
         KeyCommand::Passwd(args) => add(args, true),
+        KeyCommand::GenerateIdentity(args) => generate_identity(args),
     }
+}
+
+fn generate_identity(args: GenerateIdentityArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let (secret, public) = Identities::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let path = &args.output;
+    options
+        .open(path)
+        .and_then(|mut file| {
+            let created = crate::repo::Timestamp::now();
+            write!(
+                file,
+                "# created: {created}\n# public key: {public}\n{}\n",
+                secret.as_str()
+            )?;
+            file.sync_all()
+        })
+        .map_err(|e| {
+            Error::Refused(format!(
+                "cannot write identity file {}: {e}",
+                path.display()
+            ))
+        })?;
+    println!("{public}");
+    Ok(ExitCode::from(super::exit::OK))
 }
 
 fn open(args: &RepoArgs) -> Result<Repository> {

@@ -11,7 +11,8 @@ use crate::error::Result;
 pub struct ListArgs {
     #[command(flatten)]
     pub repo: super::repo_args::RepoArgs,
-    /// Print the list as JSON: [{"id", "time", "source", "kind", "tags", "bytes", "new_bytes", "tables", "rows"}].
+    /// Print the list as JSON: [{"id", "time", "source", "kind", "tags", "bytes", "new_bytes", "tables", "rows"}]
+    /// (`tables` and `rows` are null in a public-key repository opened without its identity).
     #[arg(long)]
     pub json: bool,
 }
@@ -37,8 +38,9 @@ pub fn run(args: ListArgs) -> Result<ExitCode> {
                     "tags": m.tags,
                     "bytes": m.stats.bytes,
                     "new_bytes": m.stats.new_bytes,
-                    "tables": m.tables.len(),
-                    "rows": m.tables.iter().map(|t| t.rows).sum::<u64>(),
+                    // Unknown to a public-key repository's writer (no identity).
+                    "tables": (!b.content_withheld).then_some(m.tables.len()),
+                    "rows": (!b.content_withheld).then(|| m.tables.iter().map(|t| t.rows).sum::<u64>()),
                 })
             })
             .collect();

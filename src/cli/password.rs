@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 
 use clap::Args;
 
-use crate::error::Result;
-use crate::repo::{KdfParams, Passphrase, Repository};
+use crate::error::{Error, Result};
+use crate::repo::{Identities, KdfParams, Passphrase, Repository};
 
 /// Variable holding the repository passphrase.
 pub const PASSWORD_ENV: &str = "STRATA_PASSWORD";
@@ -38,6 +38,11 @@ pub struct PasswordArgs {
     /// `pass show backups/shop`). Takes precedence over --password-file.
     #[arg(long, value_name = "COMMAND", env = "STRATA_PASSWORD_COMMAND")]
     pub password_command: Option<String>,
+    /// Read the age identity (AGE-SECRET-KEY-1…, as `strata key generate-identity` or
+    /// `age-keygen` writes it) from FILE: what reads the backups of a repository created with
+    /// --recipient. Other repositories ignore it.
+    #[arg(long, value_name = "FILE", env = "STRATA_IDENTITY")]
+    pub identity: Option<PathBuf>,
 }
 
 /// How to get a new passphrase for `key add` and `key passwd`.
@@ -62,6 +67,19 @@ impl PasswordArgs {
             &format!("passphrase for {location}: "),
             false,
         )
+    }
+
+    /// The age identities of `--identity`, if given.
+    pub fn identities(&self) -> Result<Option<Identities>> {
+        let Some(path) = &self.identity else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Refused(format!("cannot read identity file {}: {e}", path.display()))
+        })?;
+        Identities::parse(&text)
+            .map(Some)
+            .map_err(|e| Error::Refused(format!("identity file {}: {e}", path.display())))
     }
 
     /// The passphrase of a repository being created (asked twice on a terminal).
@@ -89,11 +107,17 @@ impl NewPasswordArgs {
     }
 }
 
-/// Opens the repository at `location`, unlocking it if it is encrypted.
+/// Opens the repository at `location`, unlocking it if it is encrypted (and, given
+/// `--identity`, able to read a public-key repository's content).
 pub fn open_repository(location: &str, password: &PasswordArgs) -> Result<Repository> {
     let store = crate::store::from_location(location)?;
     let shown = store.location();
-    Ok(Repository::open_with(store, || password.read(&shown))?)
+    let identities = password.identities()?;
+    Ok(Repository::open_with_identity(
+        store,
+        || password.read(&shown),
+        identities,
+    )?)
 }
 
 /// KDF parameters for a new key: the recommended ones, or trivial ones under

@@ -14,7 +14,7 @@ use crate::target::Target;
 /// Whether this apply takes a pre-apply backup.
 pub(super) enum Safety {
     /// Into this repository.
-    Backup(Repository),
+    Backup(Box<Repository>),
     /// No backup, for this reason (shown once).
     Skipped(String),
 }
@@ -32,7 +32,7 @@ impl Safety {
         match args.repo.configured()? {
             Some((location, password)) => {
                 match super::password::open_repository(&location, &password) {
-                    Ok(repo) => Ok(Safety::Backup(repo)),
+                    Ok(repo) => Ok(Safety::Backup(Box::new(repo))),
                     // The starter project file names a repository before it is created: until
                     // `strata init`, apply works as without one, and says so.
                     Err(Error::Repo(RepoError::NotARepository { location })) if !explicit => {

@@ -54,6 +54,7 @@ impl RepoArgs {
             PasswordArgs {
                 password_file: settings.password_file.clone(),
                 password_command: settings.password_command.clone(),
+                identity: self.password.identity.clone(),
             }
         };
         Ok(Some((settings.location.clone(), password)))

@@ -33,6 +33,7 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
         let password = PasswordArgs {
             password_file: settings.password_file.clone(),
             password_command: settings.password_command.clone(),
+            identity: None,
         };
         open_repository(&settings.location, &password).map_err(|e| e.to_string())
     });

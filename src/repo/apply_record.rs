@@ -104,7 +104,9 @@ impl Repository {
     }
 
     /// Every apply record, oldest first. A repository made before records existed has none.
+    /// Records hold schemas: a public-key repository needs its identity to read them.
     pub fn apply_records(&self) -> RepoResult<RecordList> {
+        self.check_content_readable()?;
         let mut list = RecordList::default();
         for object in self.store().list(layout::APPLIES)? {
             let Some(id) = layout::id_of(&object.name) else {

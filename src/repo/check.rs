@@ -175,6 +175,9 @@ pub(crate) fn run(
     options: &CheckOptions,
     scope: Scope,
 ) -> RepoResult<CheckReport> {
+    if options.read_data {
+        repo.check_content_readable()?;
+    }
     let mut checker = Checker {
         repo,
         index: repo.index()?,
@@ -265,7 +268,7 @@ impl Checker<'_> {
         };
         let mut backups = Vec::new();
         for id in ids {
-            match self.repo.load_backup_id(&id) {
+            match self.repo.load_backup_listing(&id) {
                 Ok(backup) => backups.push(backup),
                 Err(e) => {
                     let mut problem = Problem::new(ProblemKind::DamagedBackup, e.to_string());

@@ -5,7 +5,9 @@
 //!
 //! An unencrypted repository's config is format 1, all in clear. An encrypted repository's is
 //! format 2 ([`StoredConfig::Sealed`]): only the format, the id and the encryption scheme are in
-//! clear — what it takes to unlock — and the parameters are sealed with the master key.
+//! clear — what it takes to unlock — and the parameters are sealed with the master key. A
+//! public-key repository's is format 3: the same, plus the age recipients among the sealed
+//! parameters (see [`super::recipient`]).
 
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
@@ -17,12 +19,15 @@ use super::id::{Id, IdHasher};
 use super::time::Timestamp;
 
 /// The newest repository format this build reads; it writes format 1 for unencrypted
-/// repositories and format 2 for encrypted ones.
-pub const FORMAT_VERSION: u32 = 2;
+/// repositories, format 2 for encrypted ones and format 3 for public-key ones.
+pub const FORMAT_VERSION: u32 = 3;
 /// The format of unencrypted repositories (everything in clear).
 pub const PLAIN_FORMAT: u32 = 1;
 /// The format of encrypted repositories (sealed objects, key files).
 pub const ENCRYPTED_FORMAT: u32 = 2;
+/// The format of public-key repositories: content sealed with data keys wrapped to age
+/// recipients, so that a writer holding only the passphrase cannot read it back.
+pub const PUBLIC_KEY_FORMAT: u32 = 3;
 
 /// Name of the config object.
 pub const CONFIG_NAME: &str = "config";
@@ -43,6 +48,9 @@ pub struct Config {
     /// Target size of a pack file in bytes.
     pub pack_size: u32,
     pub encryption: Encryption,
+    /// The age X25519 recipients (`age1…`) content is encrypted to (format 3 only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
 }
 
 /// How blob ids are computed.
@@ -141,6 +149,7 @@ impl Config {
             compression: Compression::default(),
             pack_size: DEFAULT_PACK_SIZE,
             encryption: Encryption::None,
+            recipients: Vec::new(),
         }
     }
 
@@ -158,8 +167,27 @@ impl Config {
         Ok(self)
     }
 
+    /// The same parameters for a public-key repository (format 3) whose content only the
+    /// holders of the identities of `recipients` can read.
+    pub fn public_key(self, recipients: Vec<String>) -> RepoResult<Config> {
+        if recipients.is_empty() {
+            return Err(RepoError::Invalid(
+                "a public-key repository needs at least one recipient".to_string(),
+            ));
+        }
+        let mut config = self.encrypted()?;
+        config.format = PUBLIC_KEY_FORMAT;
+        config.recipients = recipients;
+        Ok(config)
+    }
+
     pub fn is_encrypted(&self) -> bool {
         self.encryption != Encryption::None
+    }
+
+    /// Whether content is encrypted to age recipients (format 3).
+    pub fn is_public_key(&self) -> bool {
+        self.format == PUBLIC_KEY_FORMAT
     }
 
     /// The hasher for blob ids this config prescribes; keyed ids take the id key from `crypto`.
@@ -168,6 +196,9 @@ impl Config {
             (BlobIdScheme::Blake3, _) => Ok(IdHasher::Blake3),
             (BlobIdScheme::Blake3Keyed, Crypto::Keyed(key)) => {
                 Ok(IdHasher::Blake3Keyed(key.id_key()))
+            }
+            (BlobIdScheme::Blake3Keyed, Crypto::PublicKey(keys)) => {
+                Ok(IdHasher::Blake3Keyed(keys.writer.id_key()))
             }
             (BlobIdScheme::Blake3Keyed, Crypto::None) => {
                 Err("keyed blob ids need the repository's key".to_string())
@@ -190,13 +221,14 @@ impl Config {
             chunker: self.chunker,
             compression: self.compression,
             pack_size: self.pack_size,
+            recipients: self.recipients.clone(),
         })
         .unwrap_or_default();
         let sealed = key
             .seal(ObjectKind::Parameters, &self.id.0, &parameters)
             .map_err(|e| RepoError::Invalid(e.to_string()))?;
         let stored = SealedConfig {
-            format: ENCRYPTED_FORMAT,
+            format: self.format,
             id: self.id,
             encryption: self.encryption,
             parameters: Base64::encode_string(&sealed),
@@ -241,6 +273,8 @@ impl Config {
 pub enum StoredConfig {
     Plain(Config),
     Sealed {
+        /// 2 (passphrase) or 3 (public key).
+        format: u32,
         id: Id,
         encryption: Encryption,
         /// `nonce | ciphertext | tag` of the parameters.
@@ -268,6 +302,8 @@ struct Parameters {
     chunker: ChunkerParams,
     compression: Compression,
     pack_size: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    recipients: Vec<String>,
 }
 
 impl StoredConfig {
@@ -283,24 +319,30 @@ impl StoredConfig {
         check_version(&value, location)?;
         check_known_schemes(&value, location)?;
         let format = value.get("format").and_then(Value::as_u64);
-        if format == Some(u64::from(ENCRYPTED_FORMAT)) {
+        if let Some(format @ (ENCRYPTED_FORMAT | PUBLIC_KEY_FORMAT)) =
+            format.and_then(|f| u32::try_from(f).ok())
+        {
             let stored: SealedConfig =
                 serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
             if stored.encryption == Encryption::None {
-                return Err(damaged("format 2 without encryption".to_string()));
+                return Err(damaged(format!("format {format} without encryption")));
             }
             let parameters = Base64::decode_vec(&stored.parameters)
                 .map_err(|_| damaged("sealed parameters are not base64".to_string()))?;
             return Ok(StoredConfig::Sealed {
+                format,
                 id: stored.id,
                 encryption: stored.encryption,
                 parameters,
             });
         }
         let config: Config = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
-        if config.is_encrypted() || config.blob_id != BlobIdScheme::Blake3 {
+        if config.is_encrypted()
+            || config.blob_id != BlobIdScheme::Blake3
+            || !config.recipients.is_empty()
+        {
             return Err(damaged(
-                "a format 1 config cannot name encryption or keyed ids".to_string(),
+                "a format 1 config cannot name encryption, keyed ids or recipients".to_string(),
             ));
         }
         config.validate().map_err(damaged)?;
@@ -317,13 +359,14 @@ impl StoredConfig {
 
     /// The whole config, opening sealed parameters with `key`.
     pub fn unseal(self, key: &MasterKey, location: &str) -> RepoResult<Config> {
-        let (id, encryption, sealed) = match self {
+        let (format, id, encryption, sealed) = match self {
             StoredConfig::Plain(config) => return Ok(config),
             StoredConfig::Sealed {
+                format,
                 id,
                 encryption,
                 parameters,
-            } => (id, encryption, parameters),
+            } => (format, id, encryption, parameters),
         };
         let damaged = |reason: String| RepoError::DamagedConfig {
             location: location.to_string(),
@@ -339,8 +382,18 @@ impl StoredConfig {
                 "an encrypted repository must use keyed blob ids".to_string(),
             ));
         }
+        if (format == PUBLIC_KEY_FORMAT) == p.recipients.is_empty() {
+            return Err(damaged(format!(
+                "a format {format} config {} recipients",
+                if p.recipients.is_empty() {
+                    "needs"
+                } else {
+                    "cannot name"
+                }
+            )));
+        }
         let config = Config {
-            format: ENCRYPTED_FORMAT,
+            format,
             id,
             created: p.created,
             blob_id: p.blob_id,
@@ -348,6 +401,7 @@ impl StoredConfig {
             compression: p.compression,
             pack_size: p.pack_size,
             encryption,
+            recipients: p.recipients,
         };
         config.validate().map_err(damaged)?;
         Ok(config)
@@ -448,13 +502,41 @@ mod tests {
     #[test]
     fn newer_format_asks_to_upgrade() {
         let mut value: Value = serde_json::from_slice(&Config::new().encode()).unwrap();
-        value["format"] = 3.into();
+        value["format"] = 4.into();
         let err = Config::decode(value.to_string().as_bytes(), "repo").unwrap_err();
         assert!(
-            matches!(err, RepoError::NewerFormat { found: 3, .. }),
+            matches!(err, RepoError::NewerFormat { found: 4, .. }),
             "{err}"
         );
         assert!(err.to_string().contains("upgrade strata"));
+    }
+
+    #[test]
+    fn a_public_key_config_keeps_its_recipients_sealed_and_needs_them() {
+        let key = MasterKey::generate().unwrap();
+        let recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        let config = Config::new().public_key(vec![recipient.into()]).unwrap();
+        let stored = config.encode_sealed(&key).unwrap();
+        assert!(!String::from_utf8_lossy(&stored).contains(recipient));
+        let decoded = StoredConfig::decode(&stored, "repo").unwrap();
+        assert_eq!(decoded.clone().unseal(&key, "repo").unwrap(), config);
+        // A format 2 config naming recipients, or a format 3 one without, is damaged.
+        let mut value: Value = serde_json::from_slice(&stored).unwrap();
+        value["format"] = 2.into();
+        let err = StoredConfig::decode(value.to_string().as_bytes(), "repo")
+            .unwrap()
+            .unseal(&key, "repo")
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot name recipients"), "{err}");
+        let without = Config::new().encrypted().unwrap();
+        let mut value: Value =
+            serde_json::from_slice(&without.encode_sealed(&key).unwrap()).unwrap();
+        value["format"] = 3.into();
+        let err = StoredConfig::decode(value.to_string().as_bytes(), "repo")
+            .unwrap()
+            .unseal(&key, "repo")
+            .unwrap_err();
+        assert!(err.to_string().contains("needs recipients"), "{err}");
     }
 
     #[test]

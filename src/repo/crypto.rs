@@ -18,6 +18,8 @@ use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
+use super::recipient::DataKeys;
+
 /// Length of the random nonce that starts every sealed object.
 pub const NONCE_LEN: usize = 24;
 /// Length of the authentication tag that ends every sealed object.
@@ -46,6 +48,8 @@ pub enum ObjectKind {
     MasterKey,
     /// An apply record (what `strata apply` changed, for `strata rollback`).
     ApplyRecord,
+    /// The full manifest inside a public-key repository's writer-readable backup record.
+    ManifestContent,
 }
 
 impl ObjectKind {
@@ -59,7 +63,17 @@ impl ObjectKind {
             ObjectKind::Parameters => b"strata config",
             ObjectKind::MasterKey => b"strata master key",
             ObjectKind::ApplyRecord => b"strata apply record",
+            ObjectKind::ManifestContent => b"strata manifest content",
         }
+    }
+
+    /// Whether objects of this kind carry database content (sealed with a data key in a
+    /// public-key repository, so that the writer cannot read them back).
+    fn is_content(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::Blob | ObjectKind::ManifestContent | ObjectKind::ApplyRecord
+        )
     }
 }
 
@@ -212,25 +226,54 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// How the objects of a repository are stored: as they are, or sealed with its master key.
-#[derive(Clone, Debug)]
+/// How the objects of a repository are stored: as they are, sealed with its master key, or
+/// (public-key mode) content sealed with data keys and the rest with the writer's master key.
+#[derive(Clone)]
 pub enum Crypto {
     /// An unencrypted repository (format 1): objects are stored as they are.
     None,
     /// An encrypted repository: every object is sealed with this key.
     Keyed(Arc<MasterKey>),
+    /// A public-key repository (format 3): content ([`ObjectKind::is_content`]) is sealed with
+    /// data keys wrapped to age recipients; index files, trailers and locks with `writer`.
+    PublicKey(Arc<PublicKeys>),
+}
+
+/// The keys of a public-key repository: the writer's master key and the data keys.
+pub struct PublicKeys {
+    pub writer: MasterKey,
+    pub data: DataKeys,
+}
+
+impl fmt::Debug for Crypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Crypto::None => "Crypto::None",
+            Crypto::Keyed(_) => "Crypto::Keyed",
+            Crypto::PublicKey(_) => "Crypto::PublicKey",
+        })
+    }
 }
 
 impl Crypto {
     pub fn is_encrypted(&self) -> bool {
-        matches!(self, Crypto::Keyed(_))
+        !matches!(self, Crypto::None)
     }
 
-    /// Bytes a stored object has beyond its plaintext.
+    /// Whether content can be read: false only for a public-key repository opened without an
+    /// identity.
+    pub fn can_read_content(&self) -> bool {
+        match self {
+            Crypto::PublicKey(keys) => keys.data.can_read(),
+            _ => true,
+        }
+    }
+
+    /// Bytes a stored object that is not content has beyond its plaintext.
     pub fn overhead(&self) -> usize {
         match self {
             Crypto::None => 0,
-            Crypto::Keyed(_) => OVERHEAD,
+            Crypto::Keyed(_) | Crypto::PublicKey(_) => OVERHEAD,
         }
     }
 
@@ -239,6 +282,8 @@ impl Crypto {
         match self {
             Crypto::None => Ok(plaintext),
             Crypto::Keyed(key) => key.seal(kind, b"", &plaintext),
+            Crypto::PublicKey(keys) if kind.is_content() => keys.data.seal(kind, &plaintext),
+            Crypto::PublicKey(keys) => keys.writer.seal(kind, b"", &plaintext),
         }
     }
 
@@ -247,6 +292,10 @@ impl Crypto {
         match self {
             Crypto::None => Ok(Cow::Borrowed(stored)),
             Crypto::Keyed(key) => key.open(kind, b"", stored).map(Cow::Owned),
+            Crypto::PublicKey(keys) if kind.is_content() => {
+                keys.data.open(kind, stored).map(Cow::Owned)
+            }
+            Crypto::PublicKey(keys) => keys.writer.open(kind, b"", stored).map(Cow::Owned),
         }
     }
 }

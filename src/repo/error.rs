@@ -54,6 +54,14 @@ pub enum RepoError {
     #[error("{location}: the repository is encrypted and needs its passphrase: {reason}")]
     PassphraseNeeded { location: String, reason: String },
 
+    /// The repository's content is encrypted to age recipients and no identity was given.
+    #[error("{location}: the backups' content is encrypted to the repository's age recipients; reading it needs an identity: pass --identity FILE or set STRATA_IDENTITY")]
+    IdentityNeeded { location: String },
+
+    /// The identity given does not belong to the repository's recipients.
+    #[error("{location}: wrong identity: {reason}")]
+    WrongIdentity { location: String, reason: String },
+
     /// The passphrase opens none of the key files.
     #[error(
         "{location}: wrong passphrase: it opens none of the repository's {keys} key(s){}",

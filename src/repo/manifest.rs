@@ -146,6 +146,9 @@ pub struct BackupStats {
 pub struct Backup {
     pub id: BackupId,
     pub manifest: Manifest,
+    /// A public-key repository opened without its identity: `manifest` is the writer's
+    /// record only (see [`super::backup_record::Opened::Withheld`]).
+    pub content_withheld: bool,
 }
 
 impl Manifest {

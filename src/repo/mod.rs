@@ -13,6 +13,11 @@
 //! key ([`crypto`]), which key files wrap under passphrases ([`key`]); the codecs take the
 //! repository's [`Crypto`] and nothing else changes for code that uses a `Repository`.
 //!
+//! A public-key repository (`strata init --recipient`, format 3) seals content with data keys
+//! wrapped to age recipients ([`recipient`]) and the rest with the writer's master key, so a
+//! backup host holding only the passphrase can write, list and prune, but not read, backups;
+//! its manifests are stored as writer-readable [`backup_record`]s.
+//!
 //! [`Repository`] is the facade the workflows use. This module knows nothing about databases
 //! (it takes and gives byte streams) nor about the command line.
 //!
@@ -33,6 +38,7 @@
 //! ```
 
 pub mod apply_record;
+pub mod backup_record;
 pub mod check;
 pub mod chunker;
 pub mod config;
@@ -47,6 +53,7 @@ pub mod manifest;
 pub mod pack;
 pub mod prune;
 pub mod reader;
+pub mod recipient;
 pub mod repair;
 pub mod time;
 pub mod writer;
@@ -68,14 +75,17 @@ pub use manifest::{
 };
 pub use prune::PruneReport;
 pub use reader::StreamReader;
+pub use recipient::{Identities, Recipients};
 pub use repair::RepairReport;
 pub use time::Timestamp;
 pub use writer::{StreamSummary, TableWriter, Writer};
 
+use backup_record::Opened;
 use config::StoredConfig;
-use crypto::{MasterKey, ObjectKind};
+use crypto::{MasterKey, ObjectKind, PublicKeys};
 use index::Index;
 use manifest::{resolve_prefix, ResolveError};
+use recipient::DataKeys;
 
 /// An opened (and, if encrypted, unlocked) repository.
 pub struct Repository {
@@ -132,7 +142,25 @@ impl Repository {
         // The key file first: a config without a key file would be a repository nobody can open.
         let key = key::store_key(store.as_ref(), &master, passphrase, kdf, &config.id)?;
         store.put(config::CONFIG_NAME, &config.encode_sealed(&master)?)?;
-        Repository::with_key(store, config, master, key)
+        Repository::with_key(store, config, master, key, None)
+    }
+
+    /// Creates a public-key repository (format 3): like [`Repository::init_encrypted`], but the
+    /// content of backups is encrypted to `recipients`, so the passphrase alone lets a host
+    /// write backups it cannot read back.
+    pub fn init_public_key(
+        store: Arc<dyn Store>,
+        config: Config,
+        passphrase: &Passphrase,
+        kdf: KdfParams,
+        recipients: &Recipients,
+    ) -> RepoResult<Repository> {
+        let config = config.public_key(recipients.to_strings())?;
+        check_empty(store.as_ref(), &config)?;
+        let master = MasterKey::generate()?;
+        let key = key::store_key(store.as_ref(), &master, passphrase, kdf, &config.id)?;
+        store.put(config::CONFIG_NAME, &config.encode_sealed(&master)?)?;
+        Repository::with_key(store, config, master, key, None)
     }
 
     /// Opens an unencrypted repository; an encrypted one needs [`Repository::open_with`]. Fails
@@ -149,6 +177,17 @@ impl Repository {
     pub fn open_with(
         store: Arc<dyn Store>,
         passphrase: impl FnOnce() -> Result<Passphrase, String>,
+    ) -> RepoResult<Repository> {
+        Repository::open_with_identity(store, passphrase, None)
+    }
+
+    /// Like [`Repository::open_with`]; a public-key repository's content can then be read with
+    /// `identities` (checked against its recipients), and without them only written and
+    /// listed. Other repositories ignore `identities`.
+    pub fn open_with_identity(
+        store: Arc<dyn Store>,
+        passphrase: impl FnOnce() -> Result<Passphrase, String>,
+        identities: Option<Identities>,
     ) -> RepoResult<Repository> {
         let location = store.location();
         let bytes = match store.get(config::CONFIG_NAME) {
@@ -176,7 +215,7 @@ impl Repository {
         })?;
         let (master, key) = key::unlock(store.as_ref(), &id, &passphrase)?;
         let config = stored.unseal(&master, &location)?;
-        Repository::with_key(store, config, master, key)
+        Repository::with_key(store, config, master, key, identities)
     }
 
     fn with_key(
@@ -184,8 +223,29 @@ impl Repository {
         config: Config,
         master: MasterKey,
         key: KeyId,
+        identities: Option<Identities>,
     ) -> RepoResult<Repository> {
-        let crypto = Crypto::Keyed(Arc::new(master));
+        let crypto = if config.is_public_key() {
+            let damaged = |reason: String| RepoError::DamagedConfig {
+                location: store.location(),
+                reason,
+            };
+            let recipients = Recipients::parse(&config.recipients).map_err(damaged)?;
+            if let Some(identities) = &identities {
+                identities.check_against(&recipients).map_err(|reason| {
+                    RepoError::WrongIdentity {
+                        location: store.location(),
+                        reason,
+                    }
+                })?;
+            }
+            Crypto::PublicKey(Arc::new(PublicKeys {
+                writer: master,
+                data: DataKeys::new(Arc::clone(&store), recipients, identities),
+            }))
+        } else {
+            Crypto::Keyed(Arc::new(master))
+        };
         Ok(Repository {
             hasher: config.id_hasher(&crypto).map_err(RepoError::Invalid)?,
             store,
@@ -209,6 +269,7 @@ impl Repository {
     pub(crate) fn master_key(&self) -> RepoResult<&MasterKey> {
         match &self.crypto {
             Crypto::Keyed(key) => Ok(key),
+            Crypto::PublicKey(keys) => Ok(&keys.writer),
             Crypto::None => Err(RepoError::NotEncrypted {
                 location: self.location(),
             }),
@@ -308,15 +369,29 @@ impl Repository {
         self.load_backup_id(&id)
     }
 
-    /// Loads a backup by id, checking its manifest against its name.
+    /// Loads a backup by id, checking its manifest against its name. A public-key repository
+    /// opened without its identity cannot: [`RepoError::IdentityNeeded`].
     pub fn load_backup_id(&self, id: &BackupId) -> RepoResult<Backup> {
-        let manifest = self.load_named(
-            &layout::backup_name(id),
-            id,
-            ObjectKind::Manifest,
-            manifest::Manifest::decode,
-        )?;
-        Ok(Backup { id: *id, manifest })
+        self.check_content_readable()?;
+        self.load_backup_listing(id)
+    }
+
+    /// Loads what can be read of a backup: the whole manifest, or, in a public-key repository
+    /// opened without its identity, the writer's record (`content_withheld`): enough to list,
+    /// check the presence of its blobs and prune.
+    pub fn load_backup_listing(&self, id: &BackupId) -> RepoResult<Backup> {
+        let opened = self.load_checked(&layout::backup_name(id), id, |bytes| {
+            backup_record::open_manifest(&self.crypto, bytes)
+        })?;
+        let (manifest, content_withheld) = match opened {
+            Opened::Full(manifest) => (manifest, false),
+            Opened::Withheld(manifest) => (manifest, true),
+        };
+        Ok(Backup {
+            id: *id,
+            manifest,
+            content_withheld,
+        })
     }
 
     /// Reads a content-named sealed object: checks its bytes against its name, opens it and
@@ -328,6 +403,17 @@ impl Repository {
         kind: ObjectKind,
         decode: impl FnOnce(&[u8]) -> Result<T, String>,
     ) -> RepoResult<T> {
+        self.load_checked(name, id, |bytes| decode(&self.crypto.open(kind, bytes)?))
+    }
+
+    /// Reads a content-named object, checks its bytes against its name and opens them with
+    /// `open`; any failure is reported as damage to that object.
+    fn load_checked<T>(
+        &self,
+        name: &str,
+        id: &Id,
+        open: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> RepoResult<T> {
         let bytes = self.store.get(name)?;
         let damaged = |reason: String| RepoError::Damaged {
             location: self.location(),
@@ -337,8 +423,7 @@ impl Repository {
         if Id::of_object(&bytes) != *id {
             return Err(damaged("content does not match its name".to_string()));
         }
-        let plain = self.crypto.open(kind, &bytes).map_err(damaged)?;
-        decode(&plain).map_err(damaged)
+        open(&bytes).map_err(damaged)
     }
 
     /// Every backup, oldest first; unreadable manifests are returned apart.
@@ -348,7 +433,7 @@ impl Repository {
             damaged: Vec::new(),
         };
         for id in self.backup_ids()? {
-            match self.load_backup_id(&id) {
+            match self.load_backup_listing(&id) {
                 Ok(backup) => list.backups.push(backup),
                 Err(RepoError::Store(e)) if e.is_not_found() => {}
                 Err(e) => list.damaged.push(e),
@@ -384,6 +469,7 @@ impl Repository {
 
     /// The verified plaintext of one blob (for inspection and tests).
     pub fn read_blob(&self, id: &BlobId) -> RepoResult<Vec<u8>> {
+        self.check_content_readable()?;
         let index = self.index()?;
         reader::load_blob(self.store(), &index, &self.hasher, &self.crypto, id).map_err(|fault| {
             RepoError::Damaged {
@@ -400,6 +486,7 @@ impl Repository {
         table: &TableEntry,
         segments: Vec<Segment>,
     ) -> RepoResult<StreamReader<'_>> {
+        self.check_content_readable()?;
         Ok(StreamReader::new(
             self.store(),
             self.index()?,
@@ -409,6 +496,18 @@ impl Repository {
             &table.name,
             segments,
         ))
+    }
+
+    /// Fails with [`RepoError::IdentityNeeded`] when content cannot be read (a public-key
+    /// repository opened without its identity).
+    pub fn check_content_readable(&self) -> RepoResult<()> {
+        if self.crypto.can_read_content() {
+            Ok(())
+        } else {
+            Err(RepoError::IdentityNeeded {
+                location: self.location(),
+            })
+        }
     }
 
     /// Verifies backups; see [`check`].

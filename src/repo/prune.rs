@@ -182,7 +182,7 @@ fn used_blobs(
         if forget.contains(&id) {
             continue;
         }
-        let backup = repo.load_backup_id(&id).map_err(|e| {
+        let backup = repo.load_backup_listing(&id).map_err(|e| {
             RepoError::Invalid(format!(
                 "{e}; prune cannot tell which data that backup needs, so it stops: \
                  remove the damaged manifest or restore it from a copy, then prune again"
@@ -271,7 +271,11 @@ fn plan(
         let unused = plan.size.saturating_sub(live_bytes) as f64;
         plan.fate = if plan.live.is_empty() {
             Fate::Delete
-        } else if unused > REPACK_UNUSED_SHARE * plan.size as f64 {
+        } else if unused > REPACK_UNUSED_SHARE * plan.size as f64
+            && repo.crypto().can_read_content()
+        {
+            // Repacking reads blobs back: a public-key writer without the identity cannot,
+            // so it only deletes packs that hold nothing live.
             Fate::Repack
         } else {
             Fate::Keep

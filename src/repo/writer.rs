@@ -25,7 +25,7 @@ use crate::store::Store;
 
 use super::chunker::{count_newlines, Chunker};
 use super::config::{ChunkerParams, MAX_BLOB_SIZE};
-use super::crypto::{Crypto, ObjectKind};
+use super::crypto::Crypto;
 use super::error::{RepoError, RepoResult};
 use super::id::{BlobId, Id, IdHasher, PackId};
 use super::index::{store_index_file, Index, PackListing};
@@ -230,16 +230,17 @@ impl<'r> Writer<'r> {
             chunks: manifest.chunk_count(),
             ..self.stats()
         };
-        let bytes = self
-            .shared
-            .crypto
-            .seal(ObjectKind::Manifest, manifest.encode())?;
+        let bytes = super::backup_record::seal_manifest(&self.shared.crypto, &manifest)?;
         let id = Id::of_object(&bytes);
         self.repo.store().put(&layout::backup_name(&id), &bytes)?;
         // The backup exists now: failing to remove the lock must not report it as failed
         // (dropping removes it on a best-effort basis; a leftover lock goes stale).
         drop(self.lock.take());
-        Ok(Backup { id, manifest })
+        Ok(Backup {
+            id,
+            manifest,
+            content_withheld: false,
+        })
     }
 
     /// Stores one blob (a chunk's plaintext) unless this writer already has it; returns its id.

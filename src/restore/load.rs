@@ -2,13 +2,16 @@
 //! `restore`, a live database for `copy` — in three phases (pre-data, the rows on several
 //! sessions, post-data), the rows passing through an optional [`RowTransform`] (sanitizing).
 //!
-//! When the load created the schema and the rows fail half-way (a damaged chunk, a lost
-//! connection), the target is emptied again before the error is returned: keys and indexes are
-//! not built yet, so what is there is the load's own bare tables and partial rows, useless to
-//! anyone and in the way of the next attempt.
+//! Each table's keys and indexes are built as soon as its rows are in, on whichever session is
+//! free, while other tables are still loading ([`super::queue`]); the rest of post-data
+//! (foreign keys, views, triggers...) follows once every table is loaded.
+//!
+//! When the load created the schema and the data phase fails half-way (a damaged chunk, a lost
+//! connection, a key that does not build), the target is emptied again before the error is
+//! returned: what is there is the load's own tables with partial rows, useless to anyone and in
+//! the way of the next attempt.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::engine::{self, DataTable, SequenceState};
@@ -16,7 +19,9 @@ use crate::error::{Error, Result};
 use crate::schema::{EngineKind, Schema};
 use crate::target::Target;
 
+use super::key_order;
 use super::post_data::PostData;
+use super::queue::{Queue, Task};
 use super::target::{check_prerequisites, empty_again, prepare_target, split_keyed};
 use super::{RestoreOptions, TableRestored};
 
@@ -113,7 +118,7 @@ pub fn load_into(
         check_prerequisites(database.as_mut(), schema, target)?;
         prepare_target(database.as_mut(), target, options.clean)?;
     }
-    let (pre, post) = match schema.engine {
+    let (pre, mut post) = match schema.engine {
         EngineKind::Sqlite => {
             let (pre, post) = engine::sqlite::render::creation_phases(schema);
             (pre, PostData::serial(post))
@@ -127,29 +132,42 @@ pub fn load_into(
     if !options.data_only {
         loader.run_script(&pre)?;
     }
-    let mut tables = Vec::new();
-    if let Some(rows) = load.rows {
-        let loaded = load_rows(
-            rows,
-            loader.as_mut(),
-            database.as_ref(),
-            load,
-            options,
-            progress,
-        );
-        tables = match loaded {
-            Ok(tables) => tables,
-            Err(e) if options.data_only => return Err(e),
-            Err(e) => {
-                drop(loader);
-                return Err(undo_schema(database.as_mut(), target, e));
-            }
-        };
-    }
-    if !options.data_only {
-        let rows = tables.iter().map(|t| (t.table.as_str(), t.rows)).collect();
-        post.run(database.as_ref(), loader.as_mut(), options.jobs, &rows)?;
-    }
+    let fill = || -> Result<Vec<TableRestored>> {
+        let mut tables = Vec::new();
+        if let Some(rows) = load.rows {
+            // Keys and indexes are built as each table's rows are in, unless rows are still to
+            // be deleted once all are loaded (a transform's row filters).
+            let groups = match &options.rows {
+                Some(transform) if !transform.after_load().is_empty() => Vec::new(),
+                _ if options.data_only => Vec::new(),
+                _ => post.take_early_groups(),
+            };
+            tables = load_rows(
+                rows,
+                loader.as_mut(),
+                database.as_ref(),
+                load,
+                options,
+                progress,
+                &groups,
+            )?;
+        }
+        if !options.data_only {
+            let rows = tables.iter().map(|t| (t.table.as_str(), t.rows)).collect();
+            post.run(database.as_ref(), loader.as_mut(), options.jobs, &rows)?;
+        }
+        Ok(tables)
+    };
+    // A failure after the schema was created (rows, or a key that does not hold) leaves the
+    // target as it was found.
+    let mut tables = match fill() {
+        Ok(tables) => tables,
+        Err(e) if options.data_only => return Err(e),
+        Err(e) => {
+            drop(loader);
+            return Err(undo_schema(database.as_mut(), target, e));
+        }
+    };
     tables.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(tables)
 }
@@ -163,11 +181,16 @@ fn load_rows(
     load: &Load<'_>,
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
+    groups: &[(String, Vec<String>)],
 ) -> Result<Vec<TableRestored>> {
     if let Some(transform) = &options.rows {
         loader.run_script(&transform.before_load())?;
     }
-    let tables = load_tables(rows, database, options, progress)?;
+    // Only into tables the load did not create are foreign keys in place while rows load
+    // (SQLite's loader turns their enforcement off).
+    let keys_in_place =
+        (options.data_only && load.schema.engine == EngineKind::Postgres).then_some(load.schema);
+    let tables = load_tables(rows, database, options, progress, groups, keys_in_place)?;
     match &load.sequences {
         SequencePositions::Values(values) => loader.set_sequences(values)?,
         SequencePositions::Script(script) => loader.run_script(script)?,
@@ -183,27 +206,32 @@ fn load_rows(
 fn undo_schema(database: &mut dyn engine::Engine, target: &Target, failure: Error) -> Error {
     match empty_again(database, target) {
         Ok(()) => Error::Refused(format!(
-            "{failure} — the restore stopped before any key or index was built and dropped \
-             what it had created: {} is empty again",
+            "{failure} — the restore stopped half-way and dropped what it had created: {} is \
+             empty again",
             target.display()
         )),
         Err(undo) => Error::Refused(format!(
-            "{failure} — the restore stopped before any key or index was built; dropping what \
-             it had created failed too ({undo}): {} holds bare tables with partial rows, drop \
-             them (or restore again with --clean)",
+            "{failure} — the restore stopped half-way; dropping what it had created failed \
+             too ({undo}): {} holds tables with partial rows, drop them (or restore again with \
+             --clean)",
             target.display()
         )),
     }
 }
 
-/// Loads every table's rows on `jobs` sessions. A table in several parts is loaded part by
-/// part, on several sessions at once (PostgreSQL allows concurrent COPY into one table); the
-/// row counts are checked against the source's once all parts are in.
+/// Loads every table's rows on `jobs` sessions, and builds the key and index `groups` (each
+/// named by its table) as their tables' rows are in (see [`Queue`]). A table in several parts
+/// is loaded part by part, on several sessions at once (PostgreSQL allows concurrent COPY into
+/// one table); its row count is checked against the source's, and reported, once its last
+/// part is in. With `keys_in_place` (the schema whose foreign keys the target enforces), a
+/// table loads after the tables it references ([`key_order`]).
 fn load_tables(
     source: &dyn RowSource,
     database: &dyn engine::Engine,
     options: &RestoreOptions,
     progress: &(dyn Fn(&TableRestored) + Sync),
+    groups: &[(String, Vec<String>)],
+    keys_in_place: Option<&Schema>,
 ) -> Result<Vec<TableRestored>> {
     let entries: Vec<(usize, SourceTable)> = source
         .tables()?
@@ -212,32 +240,46 @@ fn load_tables(
         .filter(|(_, t)| crate::backup::selected(&options.tables, &t.name))
         .collect();
     // One task per part, biggest tables first.
-    let mut tasks: Vec<(usize, usize)> = entries
+    let mut order: Vec<(usize, usize)> = entries
         .iter()
         .enumerate()
         .flat_map(|(e, (_, entry))| (0..entry.parts.max(1)).map(move |s| (e, s)))
         .collect();
-    tasks.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].1.table.size_bytes), e, s));
-    let next = AtomicUsize::new(0);
+    order.sort_by_key(|&(e, s)| (std::cmp::Reverse(entries[e].1.table.size_bytes), e, s));
+    let parts: Vec<usize> = entries.iter().map(|(_, entry)| entry.parts).collect();
+    let after = match keys_in_place {
+        Some(schema) => {
+            let names: Vec<&str> = entries.iter().map(|(_, e)| e.table.name.as_str()).collect();
+            key_order::tables_before(schema, &names, &parts)?
+        }
+        None => Vec::new(),
+    };
+    let group_of = entries
+        .iter()
+        .map(|(_, entry)| groups.iter().position(|(t, _)| *t == entry.table.name))
+        .collect();
+    let jobs = options.jobs.max(1).min((order.len() + groups.len()).max(1));
+    let queue = Queue::new(order, &parts, group_of, groups.len(), &after);
     let rows: Mutex<Vec<u64>> = Mutex::new(vec![0; entries.len()]);
+    let loaded: Mutex<Vec<(usize, TableRestored)>> = Mutex::new(Vec::with_capacity(entries.len()));
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let jobs = options.jobs.max(1).min(tasks.len().max(1));
     let loaders = (0..jobs)
         .map(|_| database.loader())
         .collect::<Result<Vec<_>>>()?;
     std::thread::scope(|scope| {
         for mut loader in loaders {
-            let (next, rows, failure, entries, tasks) = (&next, &rows, &failure, &entries, &tasks);
+            let (queue, rows, loaded, failure, entries) =
+                (&queue, &rows, &loaded, &failure, &entries);
             scope.spawn(move || {
                 let mut run = || -> Result<()> {
                     let mut reader = source.reader()?;
-                    loop {
-                        if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                            return Ok(());
-                        }
-                        let Some(&(e, part)) = tasks.get(next.fetch_add(1, Ordering::SeqCst))
-                        else {
-                            return Ok(());
+                    while let Some(task) = queue.next() {
+                        let (e, part) = match task {
+                            Task::Build { group } => {
+                                loader.run_script(&groups[group].1)?;
+                                continue;
+                            }
+                            Task::Part { entry, part } => (entry, part),
                         };
                         let (index, entry) = &entries[e];
                         let table = &entry.table;
@@ -248,39 +290,51 @@ fn load_tables(
                                 }
                                 None => loader.copy_in(table, stream),
                             })?;
-                        if let Ok(mut r) = rows.lock() {
-                            r[e] += count;
+                        let total = {
+                            let mut rows = rows.lock().unwrap_or_else(|p| p.into_inner());
+                            rows[e] += count;
+                            rows[e]
+                        };
+                        if queue.part_done(e) {
+                            let done = table_loaded(entry, total)?;
+                            progress(&done);
+                            loaded
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push((e, done));
                         }
                     }
+                    Ok(())
                 };
                 if let Err(e) = run() {
-                    if let Ok(mut f) = failure.lock() {
-                        f.get_or_insert(e);
-                    }
+                    failure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                    queue.stop();
                 }
             });
         }
     });
-    if let Some(e) = failure.into_inner().ok().flatten() {
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    let rows = rows
-        .into_inner()
-        .map_err(|_| Error::Unsupported("a restore worker panicked".into()))?;
-    let mut loaded = Vec::with_capacity(entries.len());
-    for ((_, entry), count) in entries.iter().zip(rows) {
-        if let Some(expected) = entry.rows.filter(|&n| n != count) {
-            return Err(Error::Refused(format!(
-                "{}: loaded {count} rows, the source holds {expected}",
-                entry.name
-            )));
-        }
-        let done = TableRestored {
-            table: entry.name.clone(),
-            rows: count,
-        };
-        progress(&done);
-        loaded.push(done);
+    // Reported in the source's order, not in the order the sessions happened to finish.
+    let mut loaded = loaded.into_inner().unwrap_or_else(|p| p.into_inner());
+    loaded.sort_by_key(|(e, _)| *e);
+    Ok(loaded.into_iter().map(|(_, done)| done).collect())
+}
+
+/// A table whose last part is in: its row count, checked against the source's.
+fn table_loaded(entry: &SourceTable, rows: u64) -> Result<TableRestored> {
+    if let Some(expected) = entry.rows.filter(|&n| n != rows) {
+        return Err(Error::Refused(format!(
+            "{}: loaded {rows} rows, the source holds {expected}",
+            entry.name
+        )));
     }
-    Ok(loaded)
+    Ok(TableRestored {
+        table: entry.name.clone(),
+        rows,
+    })
 }

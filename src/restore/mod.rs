@@ -2,9 +2,10 @@
 //!
 //! 1. pre-data: schemas, types, sequences, functions and tables — no keys, indexes or
 //!    constraints yet;
-//! 2. data: every table's rows, several tables at once, each in its own transaction;
-//! 3. post-data: primary keys, unique and check constraints, indexes, views, foreign keys,
-//!    triggers, policies — in the creation script's order.
+//! 2. data: every table's rows, several tables at once, each in its own transaction; a
+//!    table's primary key, unique constraints and indexes are built as soon as its rows are in;
+//! 3. post-data: check constraints, views, foreign keys, triggers, policies — in the creation
+//!    script's order (foreign keys next to each other on several sessions).
 //!
 //! Loading rows into bare tables means circular and self-referencing foreign keys, triggers
 //! and constraints never get in the way, and no superuser rights are needed.
@@ -18,7 +19,11 @@
 //! reads and hashes the whole backup before writing a row.
 //!
 //! This module owns the backup side (options, the schema to create, the cross-engine
-//! conversion, the report); [`load`] the three phases shared with `copy`; [`post_data`] keys and indexes on several sessions; [`backup_rows`] the
+//! conversion, the report); [`load`] the three phases shared with `copy`; [`queue`] the data
+//! phase's work on several sessions, each table's keys and indexes built as soon as its rows
+//! are in, and [`key_order`] the order of a data-only load into tables whose foreign keys are
+//! in place; [`post_data`] the post-data statements sorted into those per-table groups and the
+//! rest, [`foreign_keys`] a run of foreign keys added on several sessions; [`backup_rows`] the
 //! backup as a row source; [`target`] what is checked and done to the target around a load.
 //!
 //! A SQLite backup restored into PostgreSQL goes through the cross-engine conversion
@@ -28,8 +33,11 @@
 //! counters.
 
 mod backup_rows;
+mod foreign_keys;
+mod key_order;
 mod load;
 mod post_data;
+mod queue;
 mod target;
 
 use std::sync::Arc;

@@ -1,10 +1,13 @@
 //! The post-data phase on several sessions: each table's primary key, unique constraints and
 //! indexes — the statements that read a whole table and dominate this phase — are built on
-//! `jobs` sessions at once, one table per session at a time (biggest tables first, its
-//! statements in script order, in one transaction), as `pg_restore -j` does; everything else
+//! `jobs` sessions at once, one table per session at a time (its statements in script order,
+//! in one transaction), as `pg_restore -j` does: normally during the data phase, as soon as the
+//! table's rows are in ([`super::queue`]), else (when rows are filtered after loading) here,
+//! biggest tables first; everything else
 //! (checks, foreign keys, views, triggers, policies, comments, partitioned tables' keys) then
-//! runs in the script's order in one transaction, when every key a foreign key may reference
-//! exists.
+//! runs in the script's order, when every key a foreign key may reference exists: in one
+//! transaction, except that a run of foreign keys is added on several sessions
+//! ([`super::foreign_keys`]).
 //!
 //! Only statements on plain tables go to the parallel part: they depend on nothing in
 //! post-data, and each takes locks on its own table only, so sessions never wait on each
@@ -16,6 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::engine;
+
+use super::foreign_keys::{add_foreign_keys, ForeignKey};
 use crate::error::{Error, Result};
 use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{qualified, ConstraintKind, Schema};
@@ -24,17 +29,63 @@ use crate::schema::{qualified, ConstraintKind, Schema};
 #[derive(Debug, Default)]
 pub(super) struct PostData {
     /// `(table, statements)`, in the script's order of first appearance.
-    pub(super) per_table: Vec<(String, Vec<String>)>,
+    per_table: Vec<(String, Vec<String>)>,
     /// What runs after every group, in the script's order.
-    pub(super) rest: Vec<String>,
+    rest: Vec<Rest>,
+    /// `name(` of every function the schema defines: a group whose statements call one may
+    /// read other tables (an index expression calling a SQL function that queries a table).
+    function_calls: Vec<String>,
+}
+
+/// A piece of what runs after the groups.
+#[derive(Debug)]
+enum Rest {
+    /// Statements run in order, in one transaction.
+    InOrder(Vec<String>),
+    /// Foreign keys next to each other in the script, added on several sessions.
+    ForeignKeys(Vec<ForeignKey>),
+}
+
+impl PostData {
+    /// Takes the groups that can be built as soon as their table's rows are in: those that
+    /// call no function of the schema. The others stay for [`PostData::run`], once every
+    /// table is loaded, since such a function may read another table (as it would when
+    /// rows are inserted later), which must then hold its rows.
+    pub(super) fn take_early_groups(&mut self) -> Vec<(String, Vec<String>)> {
+        let calls_function = |statements: &[String]| {
+            statements.iter().any(|sql| {
+                self.function_calls
+                    .iter()
+                    .any(|call| sql.contains(call.as_str()))
+            })
+        };
+        let (late, early) = std::mem::take(&mut self.per_table)
+            .into_iter()
+            .partition(|(_, statements)| calls_function(statements));
+        self.per_table = late;
+        early
+    }
+
+    /// Appends a statement to the rest, a foreign key (with the tables it locks) to the run of
+    /// foreign keys it continues.
+    fn push_rest(&mut self, sql: String, foreign_key: Option<[String; 2]>) {
+        match (foreign_key, self.rest.last_mut()) {
+            (Some(tables), Some(Rest::ForeignKeys(keys))) => keys.push(ForeignKey { sql, tables }),
+            (Some(tables), _) => self
+                .rest
+                .push(Rest::ForeignKeys(vec![ForeignKey { sql, tables }])),
+            (None, Some(Rest::InOrder(statements))) => statements.push(sql),
+            (None, _) => self.rest.push(Rest::InOrder(vec![sql])),
+        }
+    }
 }
 
 impl PostData {
     /// Everything in the script's order, on one session (SQLite, which has one writer).
     pub(super) fn serial(statements: Vec<String>) -> PostData {
         PostData {
-            per_table: Vec::new(),
-            rest: statements,
+            rest: vec![Rest::InOrder(statements)],
+            ..PostData::default()
         }
     }
 
@@ -45,6 +96,7 @@ impl PostData {
         };
         let mut index_table: HashMap<String, String> = HashMap::new();
         let mut keys: HashSet<(String, String)> = HashSet::new();
+        let mut references: HashMap<(String, String), String> = HashMap::new();
         for table in schema.tables.iter().filter(plain) {
             let name = qualified(&table.schema, &table.name);
             for index in table.indexes.iter().filter(|i| i.attached_to.is_none()) {
@@ -58,9 +110,27 @@ impl PostData {
                 {
                     keys.insert((name.clone(), constraint.name.clone()));
                 }
+                if let Some(target) = constraint
+                    .references
+                    .as_ref()
+                    .filter(|_| constraint.kind == ConstraintKind::ForeignKey)
+                {
+                    references.insert(
+                        (name.clone(), constraint.name.clone()),
+                        target.table.clone(),
+                    );
+                }
             }
         }
-        let mut post = PostData::default();
+        let mut post = PostData {
+            // The name as written, or quoted (`"Name"(`).
+            function_calls: schema
+                .functions
+                .iter()
+                .flat_map(|f| [format!("{}(", f.name), format!("{}\"(", f.name)])
+                .collect(),
+            ..PostData::default()
+        };
         let mut slot: HashMap<String, usize> = HashMap::new();
         for statement in statements {
             let table = match &statement.key {
@@ -81,7 +151,15 @@ impl PostData {
                     }
                     post.per_table[i].1.push(statement.sql);
                 }
-                None => post.rest.push(statement.sql),
+                None => {
+                    let foreign_key = match &statement.key {
+                        ObjectKey::Constraint { table, name } => references
+                            .get(&(table.clone(), name.clone()))
+                            .map(|referenced| [table.clone(), referenced.clone()]),
+                        _ => None,
+                    };
+                    post.push_rest(statement.sql, foreign_key);
+                }
             }
         }
         post
@@ -106,7 +184,19 @@ impl PostData {
         } else {
             run_groups(database, &self.per_table, sessions)?;
         }
-        loader.run_script(&self.rest)
+        for rest in &self.rest {
+            match rest {
+                Rest::ForeignKeys(keys) if jobs > 1 && keys.len() > 1 => {
+                    add_foreign_keys(database, keys, jobs)?
+                }
+                Rest::ForeignKeys(keys) => {
+                    let statements: Vec<String> = keys.iter().map(|k| k.sql.clone()).collect();
+                    loader.run_script(&statements)?
+                }
+                Rest::InOrder(statements) => loader.run_script(statements)?,
+            }
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 //! closes).
 //!
 //! Azurite is installed from npm by `scripts/setup-test-env.sh` under the test cache
-//! ([`super::server::test_cache`]); a missing install fails the test with what to run, never
+//! ([`super::test_cache`]); a missing install fails the test with what to run, never
 //! skips it.
 
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ pub fn shared_env() -> Vec<(String, String)> {
 
 /// Where the setup script installs Azurite.
 pub fn azurite_dir() -> PathBuf {
-    server::test_cache().join(format!("azurite-{AZURITE_VERSION}"))
+    super::test_cache().join(format!("azurite-{AZURITE_VERSION}"))
 }
 
 impl AzureServer {

@@ -14,6 +14,7 @@ pub mod repo;
 pub mod s3;
 pub mod server;
 pub mod sqlite;
+pub mod terminal;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,18 @@ pub fn pg_bindir() -> PathBuf {
         "pg_config not found: install PostgreSQL server binaries (scripts/setup-test-env.sh)",
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Where test tools and slow-to-build fixtures are kept between runs: `$STRATA_TEST_CACHE`,
+/// else `$XDG_CACHE_HOME/strata-test`, else `~/.cache/strata-test` (as scripts/setup-test-env.sh).
+pub fn test_cache() -> PathBuf {
+    std::env::var_os("STRATA_TEST_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("strata-test"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/strata-test")))
+        .expect("neither STRATA_TEST_CACHE, XDG_CACHE_HOME nor HOME is set")
 }
 
 fn running_as_root() -> bool {
@@ -303,6 +316,7 @@ pub fn test_environment_command(args: &[&str]) -> Command {
         .env_remove("STRATA_PASSWORD_FILE")
         .env_remove("STRATA_PASSWORD_COMMAND")
         .env_remove("STRATA_NEW_PASSWORD")
+        .env_remove("STRATA_IDENTITY")
         .env("STRATA_PASSWORD", TEST_PASSPHRASE)
         .env("STRATA_TEST_INSECURE_KDF", "1")
         .stdin(Stdio::null());
@@ -483,4 +497,23 @@ pub fn first_difference(a: &str, b: &str) -> String {
         bl[from..(i + 4).min(bl.len())].join("\n"),
         al[from..(i + 4).min(al.len())].join("\n")
     )
+}
+
+/// Flips one bit of the file at `at` (negative: from the end).
+pub fn flip(path: &Path, at: i64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = if at < 0 {
+        bytes.len() - at.unsigned_abs() as usize
+    } else {
+        at as usize
+    };
+    bytes[i] ^= 0x10;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }

@@ -4,7 +4,7 @@
 //! PostgreSQL cluster). The server exits when this process does (its standard input closes).
 //!
 //! moto is installed by `scripts/setup-test-env.sh` into a virtual environment under the test
-//! cache ([`super::server::test_cache`]); a missing install fails the test with what to run,
+//! cache ([`super::test_cache`]); a missing install fails the test with what to run,
 //! never skips it.
 
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ pub fn shared_env() -> Vec<(String, String)> {
 
 /// Where the setup script puts the test server's virtual environment.
 pub fn moto_venv() -> PathBuf {
-    server::test_cache().join(format!("moto-{MOTO_VERSION}"))
+    super::test_cache().join(format!("moto-{MOTO_VERSION}"))
 }
 
 impl S3Server {

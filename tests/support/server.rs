@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,18 +81,6 @@ pub fn unique_name(hint: &str) -> String {
         .collect::<String>()
         .trim_end_matches('-')
         .to_string()
-}
-
-/// Where the setup script installs the test servers: `$STRATA_TEST_CACHE`, else
-/// `$XDG_CACHE_HOME/strata-test`, else `~/.cache/strata-test`.
-pub fn test_cache() -> PathBuf {
-    std::env::var_os("STRATA_TEST_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("strata-test"))
-        })
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/strata-test")))
-        .expect("neither STRATA_TEST_CACHE, XDG_CACHE_HOME nor HOME is set")
 }
 
 /// Panics with what to run when a test server's install is missing.

@@ -286,6 +286,9 @@ struct PostgresExportWorker {
 /// large buffers instead of one row at a time.
 const COPY_BATCH_BYTES: usize = 1 << 20;
 
+/// Rows are sent to the server in writes of about this size (see `copy_in`).
+const COPY_IN_BUFFER: usize = 256 << 10;
+
 impl ExportWorker for PostgresExportWorker {
     fn copy_out(
         &mut self,
@@ -399,16 +402,21 @@ impl Loader for PostgresLoader {
         } else {
             format!("COPY {} FROM STDIN", column_list(table))
         };
-        let mut writer = tx
+        let writer = tx
             .copy_in(sql.as_str())
             .map_err(|e| db_error(&self.display, &what, e))?;
-        // A read error (a damaged chunk) must abort the COPY, not finish it with partial rows:
-        // dropping the writer unfinished aborts it, and the transaction rolls back.
-        std::io::copy(rows, &mut writer).map_err(|e| Error::Query {
+        // The client hands each write to its connection task (a runtime round trip): writes
+        // of a large buffer, not of `io::copy`'s 8 KiB, keep that cost off the load's time.
+        let mut writer = std::io::BufWriter::with_capacity(COPY_IN_BUFFER, writer);
+        let io_error = |e: std::io::Error| Error::Query {
             target: self.display.clone(),
             what: what.clone(),
             cause: e.to_string(),
-        })?;
+        };
+        // A read error (a damaged chunk) must abort the COPY, not finish it with partial rows:
+        // dropping the writer unfinished aborts it, and the transaction rolls back.
+        std::io::copy(rows, &mut writer).map_err(io_error)?;
+        let writer = writer.into_inner().map_err(|e| io_error(e.into_error()))?;
         let loaded = writer
             .finish()
             .map_err(|e| db_error(&self.display, &what, e))?;
