@@ -10,6 +10,7 @@ use crate::convert::{self, settle, Conversion, POSTGRES_NAMESPACE};
 use crate::diff::{self, HazardKind, Plan, PlanOptions};
 use crate::engine::{self, Engine, ExecuteOptions, InspectOptions};
 use crate::error::{Error, Result};
+use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{EngineKind, Schema};
 use crate::target::Target;
 
@@ -219,14 +220,70 @@ pub fn execute(prepared: &mut Prepared, desired: &Schema, options: &ExecuteOptio
             .take(5)
             .map(|s| format!("{} [{}]", s.reason, s.sql.lines().next().unwrap_or("")))
             .collect();
+        let differing = stored_differently(
+            left.iter().map(|s| &s.object),
+            &dialect.creation_script(after),
+            &dialect.creation_script(&desired),
+        );
         Err(Error::Refused(format!(
-            "after the plan ran, {} step(s) were still needed ({}) — this is a Strata planner \
-             bug; the transaction was rolled back and the database is unchanged",
+            "after the plan ran, {} step(s) were still needed ({}){} — the transaction was \
+             rolled back and the database is unchanged. The database keeps definitions in its \
+             own form (names, spacing, keyword case, qualifiers): write them in the schema \
+             file as `strata snapshot` prints them; if the file already does, this is a \
+             Strata planner bug",
             left.len(),
-            remaining.join("; ")
+            remaining.join("; "),
+            differing
         )))
     };
     prepared
         .engine
         .execute(&prepared.plan.steps, options, &mut verify)
+}
+
+/// For the objects still to change after a plan ran, where the database's definition of each
+/// differs from the schema file's: `: view v is stored as `…` where the file has `…``, around
+/// the first differing character; empty when no object is on both sides.
+fn stored_differently<'a>(
+    objects: impl Iterator<Item = &'a ObjectKey>,
+    stored: &[Statement],
+    wanted: &[Statement],
+) -> String {
+    /// Characters shown on either side of the first difference.
+    const CONTEXT: usize = 30;
+    let mut seen = BTreeSet::new();
+    let mut shown = Vec::new();
+    for key in objects.filter(|k| seen.insert(*k)) {
+        let find = |script: &[Statement]| {
+            script
+                .iter()
+                .find(|s| &s.key == key)
+                .map(|s| s.sql.trim().trim_end_matches(';').to_string())
+        };
+        let (Some(db), Some(file)) = (find(stored), find(wanted)) else {
+            continue;
+        };
+        let (db, file): (Vec<char>, Vec<char>) = (db.chars().collect(), file.chars().collect());
+        let Some(at) = (0..db.len().max(file.len())).find(|&i| db.get(i) != file.get(i)) else {
+            continue;
+        };
+        let excerpt = |text: &[char]| {
+            let (from, to) = (at.saturating_sub(CONTEXT), (at + CONTEXT).min(text.len()));
+            let inner: String = text[from..to].iter().collect();
+            let before = if from > 0 { "…" } else { "" };
+            let after = if to < text.len() { "…" } else { "" };
+            format!("`{before}{inner}{after}`")
+        };
+        shown.push(format!(
+            "{} is stored as {} where the file has {}",
+            key.describe(),
+            excerpt(&db),
+            excerpt(&file)
+        ));
+    }
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", shown.join("; "))
+    }
 }

@@ -101,6 +101,49 @@ fn a_failing_rebuild_leaves_the_file_unchanged() {
     assert_eq!(std::fs::read(&db).unwrap(), bytes, "the file changed");
 }
 
+/// A hand-written definition SQLite stores in another form (it upper-cases the leading
+/// `CREATE VIEW`) is still to be made after the plan ran: apply's check inside the
+/// transaction finds it, names the view and both forms, says how to write the file, and rolls
+/// back.
+#[test]
+fn a_definition_sqlite_stores_differently_fails_the_residual_check_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "x.db", &format!("{}\n{SEED}", every_kind()));
+    let mut desired = Schema::parse(&snapshot(&db), "snapshot").unwrap();
+    let view = desired
+        .views
+        .iter_mut()
+        .find(|v| v.name == "order_total")
+        .unwrap();
+    assert!(view
+        .definition
+        .starts_with("CREATE VIEW order_total AS SELECT"));
+    view.definition = view.definition.replacen(
+        "CREATE VIEW order_total AS SELECT",
+        "create view order_total as select",
+        1,
+    );
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired.to_yaml()).unwrap();
+
+    let (bytes, schema, before) = (std::fs::read(&db).unwrap(), snapshot(&db), rows(&db));
+    let out = support::apply_all(&file, text(&db));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let expected = [
+        "6 step(s) were still needed (",
+        "recreate view order_total [create view order_total as select o.id",
+        "view order_total is stored as `CREATE VIEW order_total as sel…`",
+        "where the file has `create view order_total as sel…`",
+        "the transaction was rolled back and the database is unchanged",
+        "write them in the schema file as `strata snapshot` prints them",
+    ];
+    assert!(expected.iter().all(|e| stderr.contains(e)), "{stderr}");
+    assert_eq!(snapshot(&db), schema);
+    assert_eq!(rows(&db), before);
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "the file changed");
+}
+
 #[test]
 fn a_locked_database_waits_for_the_lock_timeout_then_fails() {
     let dir = tempfile::tempdir().unwrap();

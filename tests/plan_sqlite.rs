@@ -9,6 +9,9 @@
 
 mod support;
 
+use std::path::Path;
+
+use rusqlite::types::Value;
 use strata::schema::Schema;
 use support::sqlite::*;
 use support::strata;
@@ -39,24 +42,7 @@ fn converges_with(
     std::fs::write(&y_file, desired.to_yaml()).unwrap();
 
     let before = rows(&db);
-    let plan = apply(&y_file, &db);
-    assert!(
-        plan.starts_with("-- Plan:"),
-        "{name}: the plan is shown first:\n{plan}"
-    );
-    let after = snapshot(&db);
-    assert!(
-        after == y_text,
-        "{name}: X → Y did not converge; {}\nplan:\n{plan}",
-        support::first_difference(&after, &y_text)
-    );
-    let residual = strata(&["diff", text(&db), text(&y_file)]);
-    assert_eq!(
-        residual.status.code(),
-        Some(0),
-        "{name}: residual plan:\n{}",
-        String::from_utf8_lossy(&residual.stdout)
-    );
+    apply_converging(&format!("{name}: X → Y"), &y_file, &db, &y_text);
     let kept = rows(&db);
     assert_rows_kept(name, &before, &kept, renames);
     assert_no_dangling_references(&db);
@@ -64,15 +50,34 @@ fn converges_with(
     if !renames.tables.is_empty() || !renames.columns.is_empty() {
         return;
     }
-    apply(&x_file, &db);
-    let back = snapshot(&db);
     let x_text = std::fs::read_to_string(&x_file).unwrap();
-    assert!(
-        back == x_text,
-        "{name}: Y → X did not converge; {}",
-        support::first_difference(&back, &x_text)
-    );
+    apply_converging(&format!("{name}: Y → X"), &x_file, &db, &x_text);
     assert_rows_kept(name, &kept, &rows(&db), &Renames::default());
+}
+
+/// Applies `file` to `db` allowing every hazard: the plan is shown first, the database's
+/// snapshot is then `expected` byte for byte, and planning again finds nothing to do.
+/// Returns the plan as shown.
+fn apply_converging(what: &str, file: &Path, db: &Path, expected: &str) -> String {
+    let plan = apply(file, db);
+    assert!(
+        plan.starts_with("-- Plan:"),
+        "{what}: the plan is shown first:\n{plan}"
+    );
+    let after = snapshot(db);
+    assert!(
+        after == expected,
+        "{what} did not converge; {}\nplan:\n{plan}",
+        support::first_difference(&after, expected)
+    );
+    let residual = strata(&["diff", text(db), text(file)]);
+    assert_eq!(
+        residual.status.code(),
+        Some(0),
+        "{what}: residual plan:\n{}",
+        String::from_utf8_lossy(&residual.stdout)
+    );
+    plan
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,6 +247,221 @@ fn converges_on_autoincrement_column_order_defaults_and_collation() {
         ],
     );
     converges("autoincrement_order_defaults", &x, &y);
+}
+
+/// A table whose columns hold values of every storage class, to retype across affinities.
+const READINGS: &str =
+    "CREATE TABLE reading (id INTEGER PRIMARY KEY, code TEXT, amount INTEGER, ratio REAL, taken NUMERIC);";
+
+/// Inserting already applies each column's affinity: see [`readings`] for what is stored.
+const READING_ROWS: &str = "
+INSERT INTO reading VALUES
+    (1, '007', 42, 3, '2024-05-01'),
+    (2, '12.50', 2.5, 0.5, 20240501),
+    (3, '1e3', 'n/a', 1e20, 1.25),
+    (4, ' 42 ', 9007199254740993, 'high', '1.50'),
+    (5, '0x1F', x'ff', NULL, NULL),
+    (6, 'abc', 0.1 + 0.2, 2.5e-7, 'now'),
+    (7, NULL, '0012', 9223372036854775808.0, x'00'),
+    (8, x'3037', -0, -3.0, '  7 ');";
+
+fn t(text: &str) -> Value {
+    Value::Text(text.into())
+}
+
+/// Each column of `reading`, row by row (ids 1 to 8): the value stored in X (code TEXT,
+/// amount INTEGER, ratio REAL, taken NUMERIC), after X → Y (code INTEGER, amount TEXT, ratio
+/// INTEGER, taken DATETIME), and after Y → X. The rebuild's copy stores every value under the
+/// new column's affinity, as an INSERT would (<https://www.sqlite.org/datatype3.html>).
+fn readings() -> Vec<(&'static str, [[Value; 3]; 8])> {
+    use Value::{Blob, Integer, Null, Real};
+    vec![
+        // TEXT → INTEGER → TEXT: text that reads as a number becomes that number (leading
+        // zeros, trailing zeros, exponent and surrounding spaces are gone for good); other
+        // text, NULL and blobs stay as they are.
+        (
+            "code",
+            [
+                [t("007"), Integer(7), t("7")],
+                [t("12.50"), Real(12.5), t("12.5")],
+                [t("1e3"), Integer(1000), t("1000")],
+                [t(" 42 "), Integer(42), t("42")],
+                [t("0x1F"), t("0x1F"), t("0x1F")],
+                [t("abc"), t("abc"), t("abc")],
+                [Null, Null, Null],
+                [
+                    Blob(b"07".to_vec()),
+                    Blob(b"07".to_vec()),
+                    Blob(b"07".to_vec()),
+                ],
+            ],
+        ),
+        // INTEGER → TEXT → INTEGER: numbers become their text (a REAL in full precision) and
+        // come back as the same numbers.
+        (
+            "amount",
+            [
+                [Integer(42), t("42"), Integer(42)],
+                [Real(2.5), t("2.5"), Real(2.5)],
+                [t("n/a"), t("n/a"), t("n/a")],
+                [
+                    Integer(9007199254740993),
+                    t("9007199254740993"),
+                    Integer(9007199254740993),
+                ],
+                [Blob(vec![0xff]), Blob(vec![0xff]), Blob(vec![0xff])],
+                [Real(0.1 + 0.2), t("0.30000000000000004"), Real(0.1 + 0.2)],
+                [Integer(12), t("12"), Integer(12)],
+                [Integer(0), t("0"), Integer(0)],
+            ],
+        ),
+        // REAL → INTEGER → REAL: a whole REAL that fits in 64 bits becomes an integer, and a
+        // REAL again on the way back; fractions, too large values and text stay.
+        (
+            "ratio",
+            [
+                [Real(3.0), Integer(3), Real(3.0)],
+                [Real(0.5), Real(0.5), Real(0.5)],
+                [Real(1e20), Real(1e20), Real(1e20)],
+                [t("high"), t("high"), t("high")],
+                [Null, Null, Null],
+                [Real(2.5e-7), Real(2.5e-7), Real(2.5e-7)],
+                [
+                    Real(9223372036854775808.0),
+                    Real(9223372036854775808.0),
+                    Real(9223372036854775808.0),
+                ],
+                [Real(-3.0), Integer(-3), Real(-3.0)],
+            ],
+        ),
+        // NUMERIC → DATETIME → NUMERIC: the same affinity, nothing changes.
+        (
+            "taken",
+            [
+                [t("2024-05-01"), t("2024-05-01"), t("2024-05-01")],
+                [Integer(20240501), Integer(20240501), Integer(20240501)],
+                [Real(1.25), Real(1.25), Real(1.25)],
+                [Real(1.5), Real(1.5), Real(1.5)],
+                [Null, Null, Null],
+                [t("now"), t("now"), t("now")],
+                [Blob(vec![0]), Blob(vec![0]), Blob(vec![0])],
+                [Integer(7), Integer(7), Integer(7)],
+            ],
+        ),
+    ]
+}
+
+/// Checks every row of `reading` against [`readings`] at `stage` (0: X, 1: Y, 2: back to X).
+fn assert_readings(what: &str, all: &std::collections::BTreeMap<String, Vec<Row>>, stage: usize) {
+    let rows = &all["reading"];
+    assert_eq!(rows.len(), 8, "{what}: reading lost or gained rows");
+    for (i, row) in rows.iter().enumerate() {
+        let id = Value::Integer(i as i64 + 1);
+        assert_eq!((&row["(rowid)"], &row["id"]), (&id, &id), "{what}: {row:?}");
+        for (column, values) in readings() {
+            assert_eq!(
+                row[column],
+                values[i][stage],
+                "{what}: reading.{column} of row {}",
+                i + 1
+            );
+        }
+    }
+}
+
+/// The plan to `file` marks as data loss exactly the retypes of `columns` (`table.column`),
+/// and apply refuses it without `--allow-hazard data-loss`, leaving the file as it was.
+fn refuses_retypes_as_data_loss(what: &str, file: &Path, db: &Path, columns: &[&str]) {
+    let plan = strata(&["diff", text(db), text(file), "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let mut lossy: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["hazards"].as_array().into_iter().flatten())
+        .filter(|h| h["kind"] == "data-loss")
+        .map(|h| {
+            let message = h["message"].as_str().unwrap();
+            message.split(" changes from ").next().unwrap()
+        })
+        .collect();
+    lossy.sort_unstable();
+    assert_eq!(lossy, columns, "{what}: data-loss hazards");
+
+    let bytes = std::fs::read(db).unwrap();
+    let refused = strata(&["apply", text(file), "--to", text(db), "--yes"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{what}: {stderr}");
+    assert!(
+        stderr.contains("--allow-hazard data-loss")
+            && columns
+                .iter()
+                .all(|c| stderr.contains(&format!("{c} changes from"))),
+        "{what}: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(db).unwrap(),
+        bytes,
+        "{what}: the file changed"
+    );
+}
+
+/// Retyping columns across affinities rebuilds their tables, and the copied values take the
+/// new affinity ([`readings`] says what each one becomes). Only a retype that can turn text
+/// into a number (or anything into a REAL) is a data-loss hazard, which apply refuses unless
+/// allowed; `customer.created_at` (dates as text, TEXT → DATETIME) is one, though its dates
+/// stay text. Every other value of every table is kept.
+#[test]
+fn converges_on_types_changed_across_affinities() {
+    let x = format!("{}\n{READINGS}", every_kind());
+    let y = edit(
+        &x,
+        &[
+            ("created_at TEXT NOT NULL", "created_at DATETIME NOT NULL"),
+            (
+                "code TEXT, amount INTEGER, ratio REAL, taken NUMERIC",
+                "code INTEGER, amount TEXT, ratio INTEGER, taken DATETIME",
+            ),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rows_sql = format!("{x}\n{SEED}\n{READING_ROWS}");
+    let db = support::sqlite_file(dir.path(), "x.db", &rows_sql);
+    let x_file = write_snapshot(dir.path(), "x", &db);
+    let y_db = support::sqlite_file(dir.path(), "y.db", &y);
+    let y_file = write_snapshot(dir.path(), "y", &y_db);
+    let x_text = std::fs::read_to_string(&x_file).unwrap();
+    let y_text = std::fs::read_to_string(&y_file).unwrap();
+    let others = |mut all: std::collections::BTreeMap<String, Vec<Row>>| {
+        all.remove("reading");
+        all
+    };
+
+    let before = rows(&db);
+    assert_readings("X", &before, 0);
+    refuses_retypes_as_data_loss(
+        "X → Y",
+        &y_file,
+        &db,
+        &["customer.created_at", "reading.code"],
+    );
+    apply_converging("affinities: X → Y", &y_file, &db, &y_text);
+    let retyped = rows(&db);
+    assert_readings("X → Y", &retyped, 1);
+    let renames = Renames::default();
+    assert_rows_kept(
+        "affinities",
+        &others(before),
+        &others(retyped.clone()),
+        &renames,
+    );
+
+    refuses_retypes_as_data_loss("Y → X", &x_file, &db, &["reading.amount", "reading.ratio"]);
+    apply_converging("affinities: Y → X", &x_file, &db, &x_text);
+    let back = rows(&db);
+    assert_readings("Y → X", &back, 2);
+    assert_rows_kept("affinities back", &others(retyped), &others(back), &renames);
+    assert_no_dangling_references(&db);
 }
 
 /// The fixture as Strata renders it: every constraint named explicitly.

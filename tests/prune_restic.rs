@@ -290,6 +290,7 @@ fn strata_backups() -> Vec<Backup> {
             Backup {
                 id: Id::of_object(format!("backup {nr}").as_bytes()),
                 manifest,
+                content_withheld: false,
             }
         })
         .collect()
