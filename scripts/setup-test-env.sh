@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not part of Cargo: PostgreSQL server binaries
-# (initdb, postgres, psql, pg_dump) for the throwaway test clusters, the S3-compatible test
-# server (moto, from PyPI, in a virtual environment cached under $STRATA_TEST_CACHE, default
-# ~/.cache/strata-test; tests/support/s3.rs starts it), and restic (Debian's package, 0.14), the
-# reference for the retention rules (tests/prune_restic.rs) and a contender in the benchmarks.
-# Safe to run repeatedly: what is there is kept, so a rerun takes a moment.
+# (initdb, postgres, psql, pg_dump) for the throwaway test clusters, the S3-compatible test server
+# (moto, from PyPI, in a virtual environment) and the Azure Storage test server (Azurite, from
+# npm), both cached under $STRATA_TEST_CACHE, default ~/.cache/strata-test (tests/support/s3.rs
+# and tests/support/azure.rs start them), and restic (Debian's package, 0.14), the reference for
+# the retention rules (tests/prune_restic.rs) and a contender in the benchmarks. Safe to run
+# repeatedly: what is there is kept, so a rerun takes a moment.
 #
 #   scripts/setup-test-env.sh            # everything
 #   scripts/setup-test-env.sh restic     # restic only (bench/setup.sh uses this)
@@ -22,6 +23,9 @@ esac
 moto_version=5.2.5
 cache=${STRATA_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata-test}
 moto_venv=$cache/moto-$moto_version
+# Keep in step with AZURITE_VERSION in tests/support/azure.rs.
+azurite_version=3.35.0
+azurite_dir=$cache/azurite-$azurite_version
 
 setup_s3_server() {
     if "$moto_venv/bin/python" -c 'import moto, boto3' >/dev/null 2>&1; then
@@ -45,6 +49,27 @@ setup_s3_server() {
         exit 2
     }
     echo "setup: S3 test server ready in $moto_venv"
+}
+
+setup_azure_server() {
+    local blob_service=$azurite_dir/node_modules/azurite/dist/src/blob/main.js
+    if [ -f "$blob_service" ]; then
+        echo "setup: Azure test server (Azurite $azurite_version) found in $azurite_dir"
+        return
+    fi
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || {
+        echo "setup: node and npm are missing; the Azure test server (Azurite) needs them (Debian: apt-get install nodejs npm)" >&2
+        exit 2
+    }
+    echo "setup: installing the Azure test server (azurite $azurite_version from npm) into $azurite_dir"
+    rm -rf "$azurite_dir"
+    mkdir -p "$azurite_dir"
+    npm install --prefix "$azurite_dir" --no-audit --no-fund --silent "azurite@$azurite_version" || {
+        rm -rf "$azurite_dir"
+        echo "setup: installing azurite@$azurite_version from npm failed; the Azure tests cannot run without it" >&2
+        exit 2
+    }
+    echo "setup: Azure test server ready in $azurite_dir"
 }
 
 setup_restic() {
@@ -75,6 +100,7 @@ if [[ $what == restic ]]; then
     exit 0
 fi
 setup_s3_server
+setup_azure_server
 
 have_server() {
     command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \

@@ -307,7 +307,7 @@ pub fn starter_file(schema: &str, repo: &str, local_url: &str) -> String {
 # The schema file `strata drift`, `strata apply` and `strata status` compare against.
 schema = "{schema}"
 
-# The backup repository: a directory (relative to this file) or s3://bucket/prefix.
+# The backup repository: a directory (relative to this file) or s3://, gs:// or az://bucket/prefix.
 # Its password comes from STRATA_PASSWORD, or from one of these:
 [repo]
 location = "{repo}"

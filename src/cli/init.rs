@@ -11,10 +11,10 @@ use crate::repo::{Config, Recipients, RepoError, Repository};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where the repository lives: a local directory (created if missing; must be empty) or
-    /// s3://BUCKET/PREFIX (the bucket must exist; credentials, region and endpoint from the
-    /// AWS_* variables, see the README). Default: $STRATA_REPO, else the `[repo]` location of
-    /// strata.toml.
+    /// Where the repository lives: a local directory (created if missing; must be empty),
+    /// s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX (the bucket or container
+    /// must exist; credentials and endpoint from the AWS_*, GOOGLE_* or AZURE_* variables, see
+    /// the README). Default: $STRATA_REPO, else the `[repo]` location of strata.toml.
     #[arg(env = "STRATA_REPO")]
     pub repo: Option<String>,
     #[command(flatten)]

@@ -16,7 +16,8 @@ pub struct InitProjectArgs {
     /// The schema file the project keeps.
     #[arg(long, default_value = "schema.yaml")]
     pub schema: String,
-    /// The backup repository: a directory or s3://bucket/prefix.
+    /// The backup repository: a directory, s3://bucket/prefix, gs://bucket/prefix or
+    /// az://container/prefix.
     #[arg(long, default_value = "backups")]
     pub repo: String,
     /// The local environment's database.

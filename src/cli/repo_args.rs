@@ -11,8 +11,8 @@ use crate::repo::Repository;
 /// Which repository, and how to unlock it.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RepoArgs {
-    /// The repository: a directory or s3://BUCKET/PREFIX. Default: $STRATA_REPO, else the
-    /// `[repo]` location of strata.toml.
+    /// The repository: a directory, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or
+    /// az://CONTAINER/PREFIX. Default: $STRATA_REPO, else the `[repo]` location of strata.toml.
     #[arg(long, value_name = "REPO", env = "STRATA_REPO")]
     pub repo: Option<String>,
     #[command(flatten)]

@@ -3,19 +3,21 @@
 //! The [`Store`] trait is shaped like object storage: whole-object `put`, `get`, ranged reads,
 //! prefix listing and delete — no appends, no renames, no directories. Names are `/`-separated
 //! keys such as `packs/ab/abcdef…`. Two stores implement it: [`LocalStore`] (a directory) and
-//! [`S3Store`] (S3 and S3-compatible servers). This module knows nothing about what the objects
-//! mean; that is [`crate::repo`]'s business.
+//! [`CloudStore`] (S3 and S3-compatible servers, Google Cloud Storage, Azure Blob Storage). This
+//! module knows nothing about what the objects mean; that is [`crate::repo`]'s business.
 
+mod cloud;
+mod cloud_error;
 mod local;
-mod s3;
-mod s3_error;
+mod provider;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use cloud::CloudStore;
 pub use local::LocalStore;
-pub use s3::{S3Options, S3Store};
+pub use provider::{CloudOptions, CloudUrl, Provider};
 
 /// An error from a store, naming the store location and the object.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +119,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 }
 
 /// Opens the store a `--repo` argument names: a local directory (a plain path or a `file://`
-/// URL) or `s3://bucket/prefix`, configured from the environment ([`S3Options::from_env`]).
+/// URL), `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`, configured from
+/// the environment ([`CloudOptions::from_env`]).
 pub fn from_location(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     if location.trim().is_empty() {
         return Err(StoreError::BadLocation {
@@ -128,18 +131,18 @@ pub fn from_location(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = location.strip_prefix("file://") {
         return Ok(Arc::new(LocalStore::new(PathBuf::from(path))));
     }
-    if location.starts_with("s3://") {
-        let options = S3Options::from_env().map_err(|reason| StoreError::BadLocation {
+    if CloudUrl::is_cloud(location) {
+        let options = CloudOptions::from_env().map_err(|reason| StoreError::BadLocation {
             location: location.to_string(),
             reason,
         })?;
-        return Ok(Arc::new(S3Store::open(location, &options)?));
+        return Ok(Arc::new(CloudStore::open(location, &options)?));
     }
     if let Some((scheme, _)) = location.split_once("://") {
         return Err(StoreError::BadLocation {
             location: location.to_string(),
             reason: format!(
-                "{scheme}:// repositories are not supported; use s3://BUCKET/PREFIX or a local directory"
+                "{scheme}:// repositories are not supported; use s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or a local directory"
             ),
         });
     }

@@ -7,9 +7,12 @@
 
 #![allow(dead_code)]
 
+pub mod azure;
 pub mod backup_suite;
+pub mod cloud_suite;
 pub mod repo;
 pub mod s3;
+pub mod server;
 pub mod sqlite;
 pub mod terminal;
 
@@ -304,7 +307,7 @@ pub const TEST_PASSPHRASE: &str = "strata test passphrase";
 /// A `strata` command with the test environment: repositories are encrypted by default, so
 /// `STRATA_PASSWORD` is [`TEST_PASSPHRASE`] and new keys use trivial KDF parameters
 /// (`STRATA_TEST_INSECURE_KDF=1`) to keep the suite fast; no other passphrase source leaks in.
-/// [`s3::strata_command`] adds the S3 environment to it.
+/// [`server::strata_command`] adds an object storage environment to it.
 pub fn test_environment_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
     command
@@ -363,7 +366,7 @@ pub fn open_repo(path: &Path) -> strata::repo::Repository {
     open_repo_in(store)
 }
 
-/// [`open_repo`] in any store (a directory or an S3 bucket).
+/// [`open_repo`] in any store (a directory, an S3 bucket or an Azure container).
 pub fn open_repo_in(store: std::sync::Arc<dyn strata::store::Store>) -> strata::repo::Repository {
     strata::repo::Repository::open_with(store, || {
         Ok(strata::repo::Passphrase::new(TEST_PASSPHRASE.to_string()))
@@ -378,7 +381,7 @@ pub fn init_repo_with(path: &Path, config: strata::repo::Config) -> strata::repo
     init_repo_in(store, config)
 }
 
-/// [`init_repo_with`] in any store (a directory or an S3 bucket).
+/// [`init_repo_with`] in any store (a directory, an S3 bucket or an Azure container).
 pub fn init_repo_in(
     store: std::sync::Arc<dyn strata::store::Store>,
     config: strata::repo::Config,
@@ -403,10 +406,13 @@ pub fn strata_unprivileged(args: &[&str]) -> Output {
 }
 
 /// The command [`strata`] runs, to add environment or run it in the background: the test
-/// environment ([`test_environment_command`]) and, once this test binary has started the S3
-/// test server, the environment that reaches it ([`s3::S3Server::env`]).
+/// environment ([`test_environment_command`]) and, once this test binary has started the S3 or
+/// the Azure test server, the environment that reaches it ([`s3::S3Server::env`],
+/// [`azure::AzureServer::env`]).
 pub fn strata_command(args: &[&str]) -> Command {
-    s3::strata_command(args, &s3::shared_env())
+    let mut env = s3::shared_env();
+    env.extend(azure::shared_env());
+    server::strata_command(args, &env)
 }
 
 /// Whether the tests run as root (see [`strata_unprivileged`]).

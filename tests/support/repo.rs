@@ -1,5 +1,5 @@
-//! A backup repository for one test, in a temporary directory or in a bucket of the S3 test
-//! server, so that the same test body runs against both stores. Objects are looked at and
+//! A backup repository for one test, in a temporary directory, a bucket of the S3 test server or
+//! a container of the Azure test server, so that the same test body runs against every store. Objects are looked at and
 //! damaged through strata's own [`Store`], never by paths.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use serde_json::Value;
 use strata::repo::{Config, Repository};
 use strata::store::{LocalStore, ObjectInfo, Store};
 
+use super::azure::azure_server;
 use super::s3::s3_server;
 
 /// Where a test's repository lives.
@@ -16,6 +17,7 @@ use super::s3::s3_server;
 pub enum Place {
     Local,
     S3,
+    Azure,
 }
 
 /// A repository created with `strata init`.
@@ -26,7 +28,8 @@ pub struct TestRepo {
 }
 
 impl TestRepo {
-    /// An initialised repository in a temporary directory or a fresh bucket (named after `hint`).
+    /// An initialised repository in a temporary directory or a fresh bucket or container (named
+    /// after `hint`).
     pub fn new(place: Place, hint: &str) -> TestRepo {
         let repo = TestRepo::uninitialised(place, hint);
         let out = super::strata(&["init", repo.s()]);
@@ -63,6 +66,15 @@ impl TestRepo {
             Place::S3 => {
                 let server = s3_server();
                 let location = format!("s3://{}/repo", server.bucket(hint));
+                TestRepo {
+                    store: server.store(&location),
+                    location,
+                    _dir: None,
+                }
+            }
+            Place::Azure => {
+                let server = azure_server();
+                let location = format!("az://{}/repo", server.container(hint));
                 TestRepo {
                     store: server.store(&location),
                     location,
