@@ -8,6 +8,7 @@ mod support;
 
 use support::backup_suite::{self as suite, *};
 use support::cloud_suite::{self as cloud, assert_every_command_fails};
+use support::prune_suite;
 use support::repo::{Place, TestRepo};
 use support::s3::s3_server;
 use support::server::with_var;
@@ -170,6 +171,25 @@ fn an_encrypted_s3_repository_is_pruned_checked_and_repaired() {
             .unwrap()
     };
     assert_eq!(rows(&db), rows(&restored));
+}
+
+// ---------------------------------------------------------------- the prune suite, on S3
+
+#[test]
+fn retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore() {
+    prune_suite::retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore(
+        Place::S3,
+    );
+}
+
+#[test]
+fn the_last_backup_is_never_removed_without_allow_empty() {
+    prune_suite::the_last_backup_is_never_removed_without_allow_empty(Place::S3);
+}
+
+#[test]
+fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
+    prune_suite::a_prune_during_a_backup_fails_clearly_and_the_backup_restores(Place::S3);
 }
 
 // ---------------------------------------------------------------- the server goes away
