@@ -1,9 +1,10 @@
 //! Repositories on Azure Blob Storage: the backup/restore/verify/list suite of
-//! `support::backup_suite` with every repository in a container of a real Azure Storage server
-//! (Azurite, started on 127.0.0.1 by the harness, checking Shared Key signatures), plus what only
-//! object storage has (`support::cloud_suite`): the server going away in the middle of a backup, a
-//! missing container, a wrong account key, an unreachable endpoint, locks without exclusive
-//! create, and the store's own contract.
+//! `support::backup_suite` and the retention/prune/repair suite of `support::prune_suite` with
+//! every repository in a container of a real Azure Storage server (Azurite, started on 127.0.0.1
+//! by the harness, checking Shared Key signatures), plus what only object storage has
+//! (`support::cloud_suite`): the server going away in the middle of a backup, a missing
+//! container, a wrong account key, an unreachable endpoint, locks without exclusive create, and
+//! the store's own contract.
 
 mod support;
 
@@ -82,6 +83,11 @@ fn the_last_backup_is_never_removed_without_allow_empty() {
 #[test]
 fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
     prune_suite::a_prune_during_a_backup_fails_clearly_and_the_backup_restores(Place::Azure);
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_packs() {
+    prune_suite::a_lost_index_is_rebuilt_from_the_packs(Place::Azure);
 }
 
 // ---------------------------------------------------------------- the server goes away

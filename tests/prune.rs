@@ -1,11 +1,12 @@
 //! Retention, pruning, check and repair against real repositories of real SQLite backups.
-//! The scenarios every store must pass (`--explain` names the rule for each backup; after a
-//! prune every kept backup verifies and restores row for row, and the repository shrinks by
-//! exactly the forgotten backups' unique data; the last backup is never removed by accident; a
-//! prune never makes a running backup unrestorable) are `support::prune_suite`, run here on a
-//! local repository. The rest is local: a prune never makes a later backup unrestorable;
-//! `check` names damaged objects and `repair index` rebuilds a lost or damaged index. (The
-//! policy rules themselves are specified by the table test in `src/retention/tests.rs`.)
+//! The scenarios every store must pass are `support::prune_suite`, run here on a local
+//! repository: `--explain` names the rule for each backup; after a prune every kept backup
+//! verifies and restores row for row, and the repository shrinks by exactly the forgotten
+//! backups' unique data; the last backup is never removed by accident; a prune never makes a
+//! running backup unrestorable; a lost index is rebuilt. The rest is local: a prune never makes
+//! a later backup unrestorable, and `check` names damaged objects and `repair index` rebuilds a
+//! damaged index. (The policy rules themselves are specified by the table test in
+//! `src/retention/tests.rs`.)
 
 mod support;
 
@@ -278,27 +279,7 @@ fn index_files(repo: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_lost_index_is_rebuilt_from_the_packs() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, repo, id) = checked_setup(dir.path(), true);
-    std::fs::remove_dir_all(repo.join("index")).unwrap();
-
-    // Still readable (packs are recovered from their trailers), and check says what to do.
-    let report = run_json(&["check", "--repo", path(&repo)], 0);
-    let unindexed = report["unindexed_packs"].as_array().unwrap().len();
-    assert_eq!(unindexed, pack_files(&repo).len(), "{report}");
-    let (_, stdout, _) = run(&["check", "--repo", path(&repo)]);
-    assert!(stdout.contains("strata repair index"), "{stdout}");
-
-    let repaired = run_json(&["repair", "index", "--repo", path(&repo)], 0);
-    assert_eq!(repaired["packs_indexed"], unindexed);
-    assert_eq!(repaired["index_files_deleted"], 0);
-    assert!(!index_files(&repo).is_empty());
-    let report = run_json(&["check", "--repo", path(&repo), "--read-data"], 0);
-    assert!(
-        report["unindexed_packs"].as_array().unwrap().is_empty(),
-        "{report}"
-    );
-    assert_eq!(restored_rows(path(&repo), &id, dir.path()), dump(&db));
+    suite::a_lost_index_is_rebuilt_from_the_packs(Place::Local);
 }
 
 #[test]

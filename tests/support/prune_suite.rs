@@ -1,4 +1,4 @@
-//! The retention and prune suite with the repository as a parameter: each body runs with a local
+//! The retention, prune and index repair suite with the repository as a parameter: each body runs with a local
 //! repository (tests/prune.rs), one on the S3 test server (tests/backup_s3.rs) and one on the
 //! Azure test server (tests/backup_azure.rs). Backups are of small SQLite databases, so that the
 //! cloud runs stay fast; content is compared row for row as SQLite reads it back.
@@ -490,4 +490,47 @@ pub fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores(place: Plac
     assert_eq!(report["backups_removed"], 1, "{report}");
     assert_eq!(listed_ids(repo.s()), std::slice::from_ref(&id));
     assert_verifies_and_restores(repo.s(), &id, &db);
+}
+
+/// Every index file lost (the objects deleted through the store): the repository still reads,
+/// as packs are recovered from their sealed trailers; `check` lists every pack as unindexed
+/// and says what to run; `repair index` indexes them all again, and the backup restores.
+pub fn a_lost_index_is_rebuilt_from_the_packs(place: Place) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    write_db(
+        &db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        "t",
+        0,
+        12_000,
+        1,
+    );
+    let repo = TestRepo::with_pack_size(place, "lost-index", 1 << 16);
+    backup(&db, repo.s(), &[]);
+    write_db(&db, "", "t", 12_000, 6_000, 2);
+    let id = backup(&db, repo.s(), &[]);
+    let index_files = || repo.store().list("index/").expect("listing index/");
+    assert!(!index_files().is_empty(), "the backups wrote no index file");
+    for object in index_files() {
+        repo.delete(&object.name);
+    }
+
+    let report = run_json(&["check", "--repo", repo.s()], 0);
+    let unindexed = report["unindexed_packs"].as_array().unwrap().len();
+    assert_eq!(unindexed, repo.packs().len(), "{report}");
+    let (_, stdout, _) = run(&["check", "--repo", repo.s()]);
+    assert!(stdout.contains("strata repair index"), "{stdout}");
+
+    let repaired = run_json(&["repair", "index", "--repo", repo.s()], 0);
+    assert_eq!(repaired["packs_indexed"], unindexed, "{repaired}");
+    assert_eq!(repaired["index_files_deleted"], 0, "{repaired}");
+    assert!(!index_files().is_empty());
+    let report = run_json(&["check", "--repo", repo.s(), "--read-data"], 0);
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(
+        report["unindexed_packs"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    assert_eq!(restored_rows(repo.s(), &id, dir.path()), dump(&db));
 }
