@@ -34,16 +34,7 @@ fn app_and_repo(dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
 
 /// [`app_and_repo`], encrypted (format 2) or not (format 1).
 fn app_and_repo_in(dir: &Path, rows: u64, encrypted: bool) -> (PathBuf, PathBuf) {
-    let db = dir.join("app.db");
-    write_db(
-        &db,
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-        "t",
-        0,
-        rows,
-        1,
-    );
-    (db, small_pack_repo_in(dir, encrypted))
+    (app_db(dir, rows), small_pack_repo_in(dir, encrypted))
 }
 
 fn store_at(dir: &Path) -> Arc<dyn Store> {

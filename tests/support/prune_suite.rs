@@ -7,7 +7,7 @@
 //! uses them for its local-only tests (check and repair, which damage files) as well.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 
@@ -52,6 +52,20 @@ pub fn write_db(db: &Path, sql: &str, table: &str, first: u64, rows: u64, seed: 
         }
     }
     tx.commit().unwrap();
+}
+
+/// A database `app.db` in `dir` whose table `t` holds `rows` generated rows.
+pub fn app_db(dir: &Path, rows: u64) -> PathBuf {
+    let db = dir.join("app.db");
+    write_db(
+        &db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        "t",
+        0,
+        rows,
+        1,
+    );
+    db
 }
 
 /// Every row of every table, in rowid order, as comparable strings.
@@ -376,15 +390,7 @@ pub fn retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore
 /// repository and says how to; `--allow-empty` does, and leaves no pack behind.
 pub fn the_last_backup_is_never_removed_without_allow_empty(place: Place) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("app.db");
-    write_db(
-        &db,
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-        "t",
-        0,
-        3000,
-        1,
-    );
+    let db = app_db(dir.path(), 3000);
     let repo = TestRepo::new(place, "allow-empty");
     let first = backup(&db, repo.s(), &[]);
     let second = backup(&db, repo.s(), &[]);
@@ -497,15 +503,7 @@ pub fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores(place: Plac
 /// and says what to run; `repair index` indexes them all again, and the backup restores.
 pub fn a_lost_index_is_rebuilt_from_the_packs(place: Place) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("app.db");
-    write_db(
-        &db,
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-        "t",
-        0,
-        12_000,
-        1,
-    );
+    let db = app_db(dir.path(), 12_000);
     let repo = TestRepo::with_pack_size(place, "lost-index", 1 << 16);
     backup(&db, repo.s(), &[]);
     write_db(&db, "", "t", 12_000, 6_000, 2);
