@@ -1,15 +1,17 @@
 //! Repositories on Azure Blob Storage: the backup/restore/verify/list suite of
-//! `support::backup_suite` with every repository in a container of a real Azure Storage server
-//! (Azurite, started on 127.0.0.1 by the harness, checking Shared Key signatures), plus what only
-//! object storage has (`support::cloud_suite`): the server going away in the middle of a backup, a
-//! missing container, a wrong account key, an unreachable endpoint, locks without exclusive
-//! create, and the store's own contract.
+//! `support::backup_suite` and the retention/prune/repair suite of `support::prune_suite` with
+//! every repository in a container of a real Azure Storage server (Azurite, started on 127.0.0.1
+//! by the harness, checking Shared Key signatures), plus what only object storage has
+//! (`support::cloud_suite`): the server going away in the middle of a backup, a missing
+//! container, a wrong account key, an unreachable endpoint, locks without exclusive create, and
+//! the store's own contract.
 
 mod support;
 
 use support::azure::azure_server;
 use support::backup_suite::{self as suite, *};
 use support::cloud_suite::{self as cloud, assert_every_command_fails};
+use support::prune_suite;
 use support::repo::{Place, TestRepo};
 use support::server::{self, with_var};
 
@@ -62,6 +64,30 @@ fn an_unreachable_database_is_a_clear_error_and_nothing_is_written() {
 #[test]
 fn a_big_table_is_read_in_parts_by_several_workers_and_restores_identically() {
     suite::a_big_table_is_read_in_parts_by_several_workers_and_restores_identically(Place::Azure);
+}
+
+// ---------------------------------------------------------------- the prune suite, on Azure
+
+#[test]
+fn retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore() {
+    prune_suite::retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore(
+        Place::Azure,
+    );
+}
+
+#[test]
+fn the_last_backup_is_never_removed_without_allow_empty() {
+    prune_suite::the_last_backup_is_never_removed_without_allow_empty(Place::Azure);
+}
+
+#[test]
+fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
+    prune_suite::a_prune_during_a_backup_fails_clearly_and_the_backup_restores(Place::Azure);
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_packs() {
+    prune_suite::a_lost_index_is_rebuilt_from_the_packs(Place::Azure);
 }
 
 // ---------------------------------------------------------------- the server goes away

@@ -1,13 +1,15 @@
-//! Repositories on S3: the backup/restore/verify/list suite of `support::backup_suite` with every
-//! repository in a bucket of a real S3-compatible server (moto, started on 127.0.0.1 by the
-//! harness, checking signatures and credentials), plus what only object storage has: the server
-//! going away in the middle of a backup, a missing bucket, refused credentials, an unreachable
-//! endpoint, locks without exclusive create, and the store's own contract.
+//! Repositories on S3: the backup/restore/verify/list suite of `support::backup_suite` and the
+//! retention/prune/repair suite of `support::prune_suite` with every repository in a bucket of a
+//! real S3-compatible server (moto, started on 127.0.0.1 by the harness, checking signatures and
+//! credentials), plus what only object storage has: the server going away in the middle of a
+//! backup, a missing bucket, refused credentials, an unreachable endpoint, locks without exclusive
+//! create, and the store's own contract.
 
 mod support;
 
 use support::backup_suite::{self as suite, *};
 use support::cloud_suite::{self as cloud, assert_every_command_fails};
+use support::prune_suite;
 use support::repo::{Place, TestRepo};
 use support::s3::s3_server;
 use support::server::with_var;
@@ -103,73 +105,28 @@ fn a_sqlite_database_round_trips_through_an_s3_repository() {
     assert_eq!(rows(&db), rows(&restored));
 }
 
-/// Prune, check and repair work on an encrypted repository in a bucket: the forgotten backup's
-/// data goes, the rewritten (sealed) index and repacked packs check out with every blob read,
-/// a lost index is rebuilt from the sealed trailers, and the kept backup restores.
+// ---------------------------------------------------------------- the prune suite, on S3
+
 #[test]
-fn an_encrypted_s3_repository_is_pruned_checked_and_repaired() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, restored) = (dir.path().join("src.db"), dir.path().join("restored.db"));
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
-         INSERT INTO t SELECT i, 'first ' || i || ' ' || hex(randomblob(8)) FROM n;",
-    )
-    .unwrap();
-    let repo = TestRepo::with_pack_size(Place::S3, "prune", 65536);
-    let source = format!("sqlite:{}", db.display());
-    json(&["backup", &source, "--repo", repo.s(), "--json"]);
-    conn.execute_batch(
-        "DELETE FROM t WHERE id > 15000;
-         WITH RECURSIVE n(i) AS (SELECT 15001 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
-         INSERT INTO t SELECT i, 'second ' || i || ' ' || hex(randomblob(8)) FROM n;",
-    )
-    .unwrap();
-    let kept = id_of(&json(&[
-        "backup",
-        &source,
-        "--repo",
-        repo.s(),
-        "--tag",
-        "keep",
-        "--json",
-    ]));
-
-    let report = json(&["prune", "--repo", repo.s(), "--keep-tag", "keep", "--json"]);
-    assert_eq!(report["backups_removed"], 1, "{report}");
-    let changed =
-        report["packs_deleted"].as_u64().unwrap() + report["packs_repacked"].as_u64().unwrap();
-    assert!(changed >= 1, "{report}");
-    let check = json(&["check", "--repo", repo.s(), "--read-data", "--json"]);
-    assert_eq!(check["ok"], true, "{check}");
-
-    for object in repo.store().list("index/").unwrap() {
-        repo.delete(&object.name);
-    }
-    let repaired = json(&["repair", "index", "--repo", repo.s(), "--json"]);
-    assert_eq!(repaired["packs_indexed"], repo.packs().len(), "{repaired}");
-    let check = json(&["check", "--repo", repo.s(), "--read-data", "--json"]);
-    assert_eq!(check["ok"], true, "{check}");
-    assert_eq!(
-        check["unindexed_packs"].as_array().unwrap().len(),
-        0,
-        "{check}"
+fn retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore() {
+    prune_suite::retention_prunes_exactly_the_forgotten_backups_data_and_kept_ones_restore(
+        Place::S3,
     );
+}
 
-    let target = format!("sqlite:{}", restored.display());
-    ok(&["restore", &kept, "--repo", repo.s(), "--to", &target]);
-    let rows = |path: &std::path::Path| -> String {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .query_row(
-                "SELECT group_concat(id || name, '|') FROM (SELECT * FROM t ORDER BY id)",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
-    assert_eq!(rows(&db), rows(&restored));
+#[test]
+fn the_last_backup_is_never_removed_without_allow_empty() {
+    prune_suite::the_last_backup_is_never_removed_without_allow_empty(Place::S3);
+}
+
+#[test]
+fn a_prune_during_a_backup_fails_clearly_and_the_backup_restores() {
+    prune_suite::a_prune_during_a_backup_fails_clearly_and_the_backup_restores(Place::S3);
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_packs() {
+    prune_suite::a_lost_index_is_rebuilt_from_the_packs(Place::S3);
 }
 
 // ---------------------------------------------------------------- the server goes away

@@ -10,6 +10,7 @@
 pub mod azure;
 pub mod backup_suite;
 pub mod cloud_suite;
+pub mod prune_suite;
 pub mod repo;
 pub mod s3;
 pub mod server;
