@@ -30,7 +30,7 @@ pub(super) fn same_definition(a: &str, b: &str) -> bool {
 
 /// The canonical form of one `CREATE INDEX`, `CREATE VIEW` or `CREATE TRIGGER` statement.
 /// Joining with single spaces loses nothing: tokenizing the result gives the same tokens.
-pub(super) fn canonical_form(sql: &str) -> Result<String, LexError> {
+fn canonical_form(sql: &str) -> Result<String, LexError> {
     let mut tokens = tokenize(sql)?;
     while tokens.last().is_some_and(|t| t.is_punct(";")) {
         tokens.pop();
