@@ -602,6 +602,158 @@ fn a_database_own_snapshot_plans_nothing() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Definitions written otherwise than SQLite stores them
+
+/// Keywords the fixture's indexes, views and triggers spell in upper case.
+const FIXTURE_KEYWORDS: &[&str] = &[
+    "CREATE", "UNIQUE", "INDEX", "VIEW", "TRIGGER", "ON", "WHERE", "AS", "SELECT", "FROM", "JOIN",
+    "GROUP", "BY", "AFTER", "INSTEAD", "OF", "INSERT", "INTO", "VALUES", "BEGIN", "END", "DESC",
+];
+
+/// `definition` (as a snapshot prints it) split after `CREATE … INDEX|VIEW|TRIGGER`, before
+/// the object's name, and joined again by `join`.
+fn around_name(definition: &str, join: impl Fn(&str, &str) -> String) -> String {
+    let end = ["INDEX", "VIEW", "TRIGGER"]
+        .iter()
+        .filter_map(|kind| definition.find(kind).map(|at| at + kind.len()))
+        .min()
+        .expect("a CREATE INDEX, VIEW or TRIGGER statement");
+    join(&definition[..end], definition[end..].trim_start())
+}
+
+/// Ways of writing an index, view or trigger that SQLite stores, or inspection reads, as the
+/// text `strata snapshot` prints: each takes that text and writes it otherwise.
+type Variation = (&'static str, fn(&str) -> String);
+
+const INSIGNIFICANT: &[Variation] = &[
+    ("line breaks and spaces", |d| {
+        d.replace(" ON ", "\n    ON   ")
+            .replace(" AS ", "  AS\n\t")
+            .replace(" BEGIN ", "\nBEGIN\n    ")
+    }),
+    ("comments", |d| {
+        around_name(d, |create, rest| {
+            format!("-- written by hand\n{create} /* its name: */ {rest} /* the end */")
+        })
+    }),
+    ("a trailing semicolon", |d| format!("{d};\n")),
+    ("lower-case keywords", |d| {
+        d.split(' ')
+            .map(|word| match FIXTURE_KEYWORDS.contains(&word) {
+                true => word.to_lowercase(),
+                false => word.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }),
+    ("a main. prefix", |d| {
+        around_name(d, |create, rest| format!("{create} main.{rest}"))
+    }),
+    ("IF NOT EXISTS", |d| {
+        around_name(d, |create, rest| format!("{create} IF NOT EXISTS {rest}"))
+    }),
+];
+
+/// `schema` with every index, view and trigger definition rewritten by `rewrite`.
+fn rewrite_definitions(schema: &Schema, rewrite: fn(&str) -> String) -> Schema {
+    let mut schema = schema.clone();
+    for table in &mut schema.tables {
+        for index in &mut table.indexes {
+            index.definition = rewrite(&index.definition);
+        }
+        for trigger in &mut table.triggers {
+            trigger.definition = rewrite(&trigger.definition);
+        }
+    }
+    for view in &mut schema.views {
+        view.definition = rewrite(&view.definition);
+        for trigger in &mut view.triggers {
+            trigger.definition = rewrite(&trigger.definition);
+        }
+    }
+    schema
+}
+
+/// `strata diff FROM TO`'s exit code and output.
+fn diff(from: &Path, to: &Path) -> (Option<i32>, String) {
+    let out = strata(&["diff", text(from), text(to)]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The fixture with an index on another column, a view with another WHERE and a trigger
+/// writing another text: the same objects, really changed.
+fn every_kind_really_changed() -> String {
+    edit(
+        &every_kind(),
+        &[
+            ("ON \"order\" (placed_at)", "ON \"order\" (customer_id)"),
+            ("GROUP BY o.id;", "WHERE i.quantity > 1\n    GROUP BY o.id;"),
+            ("'order ' || NEW.id", "'order placed ' || NEW.id"),
+        ],
+    )
+}
+
+#[test]
+fn definitions_written_otherwise_than_stored_plan_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::sqlite_file(dir.path(), "x.db", &every_kind());
+    let stored = Schema::load(&write_snapshot(dir.path(), "x", &db)).unwrap();
+    for (what, variation) in INSIGNIFICANT {
+        let written = rewrite_definitions(&stored, *variation);
+        assert_ne!(written, stored, "{what}: the variation changes the file");
+        let file = dir.path().join("written.yaml");
+        std::fs::write(&file, written.to_yaml()).unwrap();
+        let (code, plan) = diff(&db, &file);
+        assert_eq!(code, Some(0), "{what}: false differences:\n{plan}");
+    }
+}
+
+#[test]
+fn definitions_written_otherwise_than_stored_converge_from_a_real_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let canonical = support::sqlite_file(dir.path(), "x.db", &every_kind());
+    let changed = support::sqlite_file(dir.path(), "changed.db", &every_kind_really_changed());
+    let stored = Schema::load(&write_snapshot(dir.path(), "x", &canonical)).unwrap();
+    for (what, variation) in INSIGNIFICANT {
+        let file = dir.path().join("written.yaml");
+        std::fs::write(&file, rewrite_definitions(&stored, *variation).to_yaml()).unwrap();
+        let db = dir.path().join("db.db");
+        std::fs::copy(&changed, &db).unwrap();
+
+        let (code, plan) = diff(&db, &file);
+        assert_eq!(
+            code,
+            Some(1),
+            "{what}: the real changes are planned:\n{plan}"
+        );
+        for object in ["order_open", "order_total", "order_audit"] {
+            assert!(
+                plan.contains(object),
+                "{what}: {object} is not planned:\n{plan}"
+            );
+        }
+        for unchanged in ["customer_email_lower", "order_item_sku"] {
+            assert!(
+                !plan.contains(unchanged),
+                "{what}: {unchanged} is planned:\n{plan}"
+            );
+        }
+        // `apply` succeeds only when its check inside the transaction finds nothing left.
+        apply(&file, &db);
+        assert_eq!(
+            diff(&db, &file).0,
+            Some(0),
+            "{what}: the file still differs"
+        );
+        let (code, left) = diff(&canonical, &db);
+        assert_eq!(code, Some(0), "{what}: not the file's definitions:\n{left}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Foreign keys: the cascade trap and dangling references
 
 const FAMILY: &str = "

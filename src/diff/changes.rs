@@ -74,9 +74,15 @@ impl Objects {
             .map(|&i| self.statements[i].sql.as_str())
     }
 
-    /// True when both scripts create the object with the same statements.
-    fn same_as(&self, other: &Objects, key: &ObjectKey) -> bool {
-        self.sql_parts(key).eq(other.sql_parts(key))
+    /// True when both scripts create the object with the same statements, as the dialect
+    /// compares them.
+    fn same_as(&self, other: &Objects, key: &ObjectKey, dialect: &dyn Dialect) -> bool {
+        let (mine, theirs) = (self.sql_parts(key), other.sql_parts(key));
+        mine.count() == theirs.count()
+            && self
+                .sql_parts(key)
+                .zip(other.sql_parts(key))
+                .all(|(a, b)| dialect.same_statement(key, a, b))
     }
 
     /// Keys in script order.
@@ -218,7 +224,7 @@ pub(super) fn compare(
             matches!(key, ObjectKey::Table { name } if rebuild.uncertain.contains(name));
         if !src.contains(key) {
             decisions.create.insert(key.clone());
-        } else if !src.same_as(&tgt, key) || must_rebuild {
+        } else if !src.same_as(&tgt, key, dialect) || must_rebuild {
             let both = Both {
                 source,
                 target,

@@ -230,6 +230,13 @@ pub trait Dialect: Sync {
         false
     }
 
+    /// Whether `source_sql` and `target_sql`, two creation statements of object `key`, create
+    /// the same object. By default they must be the same text; an engine that keeps
+    /// definitions as written (SQLite) ignores differences it does not store.
+    fn same_statement(&self, _key: &ObjectKey, source_sql: &str, target_sql: &str) -> bool {
+        source_sql == target_sql
+    }
+
     /// An in-place change of any other object, or `None` when it must be dropped and created.
     /// `target_sql` holds the target's creation statements of the object.
     fn alter_in_place(

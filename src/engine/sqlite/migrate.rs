@@ -26,8 +26,9 @@ impl Dialect for SqliteDialect {
         let key = &statement.key;
         let mut s = crate::diff::create_step(key, statement.sql.clone(), context.recreated);
         s.inverse = drop_sql(key);
-        let unique_index =
-            matches!(key, ObjectKey::Index { .. }) && statement.sql.starts_with("CREATE UNIQUE");
+        let unique_index = matches!(key, ObjectKey::Index { .. })
+            && lexer::tokenize(&statement.sql)
+                .is_ok_and(|tokens| tokens.get(1).is_some_and(|t| t.is_keyword("UNIQUE")));
         if unique_index && !context.table_is_new {
             s = s.with_hazard(
                 HazardKind::MayFail,
@@ -89,6 +90,18 @@ impl Dialect for SqliteDialect {
             .any(|(old, new)| {
                 may_be_derived(&before.name, old) && !may_be_derived(&after.name, new)
             })
+    }
+
+    /// SQLite keeps an index, view or trigger as written: one that differs from the stored
+    /// text only in spacing, comments, keyword case or what SQLite rewrites before the name
+    /// is the same object ([`super::canonical`]).
+    fn same_statement(&self, key: &ObjectKey, source_sql: &str, target_sql: &str) -> bool {
+        match key {
+            ObjectKey::Index { .. } | ObjectKey::View { .. } | ObjectKey::Trigger { .. } => {
+                super::canonical::same_definition(source_sql, target_sql)
+            }
+            _ => source_sql == target_sql,
+        }
     }
 
     /// Indexes, views and triggers have no in-place form in SQLite.

@@ -1,11 +1,13 @@
 //! SQLite: inspection (`inspect.rs`), DDL rendering (`render.rs`), schema changes
 //! (`migrate.rs`: the dialect; `migrate_table.rs`: in place or rebuilt; `rebuild.rs`: the
 //! table rebuild; `execute.rs`: running a plan) and moving rows in and out for backup and
-//! restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL (`lexer.rs`), a
-//! `CREATE TABLE` parser (`create_table.rs`), the constraint naming rule and canonical clauses
-//! (`constraints.rs`) and type affinity (`affinity.rs`).
+//! restore (`data.rs`), with the pieces they share: a tokenizer for stored SQL (`lexer.rs`),
+//! the form in which definitions are compared (`canonical.rs`), a `CREATE TABLE` parser
+//! (`create_table.rs`), the constraint naming rule and canonical clauses (`constraints.rs`)
+//! and type affinity (`affinity.rs`).
 
 mod affinity;
+mod canonical;
 mod constraints;
 mod create_table;
 pub mod data;
