@@ -112,6 +112,38 @@ fn a_backup_fails_clearly_while_prune_holds_the_lock() {
     backup(&db, path(&repo), &[]);
 }
 
+/// Restore, verify and check hold a shared lock while they read, so a prune cannot delete
+/// packs under them: while a prune holds the repository they are refused, naming it, and
+/// nothing is written; `--no-lock` (a repository this machine cannot write to) reads anyway.
+#[test]
+fn restore_verify_and_check_are_refused_while_a_prune_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, repo) = app_and_repo(dir.path(), 100);
+    let id = backup(&db, path(&repo), &[]);
+    let handle = support::open_repo(&repo);
+    let lock = handle.lock_exclusive("prune").unwrap();
+
+    let restored = dir.path().join("restored.db");
+    let target = format!("sqlite:{}", restored.display());
+    for args in [
+        vec!["restore", &id, "--repo", path(&repo), "--to", &target],
+        vec!["verify", "--repo", path(&repo)],
+        vec!["check", "--repo", path(&repo)],
+    ] {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 2, "{args:?} ran while prune held the lock: {stderr}");
+        assert!(stderr.contains("exclusive lock for prune"), "{stderr}");
+    }
+    assert!(!restored.exists(), "the refused restore wrote its target");
+
+    let (code, _, stderr) = run(&["verify", "--repo", path(&repo), "--no-lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    lock.release().unwrap();
+    assert_eq!(restored_rows(path(&repo), &id, dir.path()), dump(&db));
+    let locks = std::fs::read_dir(repo.join("locks")).unwrap().count();
+    assert_eq!(locks, 0, "a reading command left its lock behind");
+}
+
 #[test]
 fn a_backup_after_a_prune_never_reuses_pruned_data() {
     // A process that loaded the index before a prune must not deduplicate against blobs the

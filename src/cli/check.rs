@@ -13,6 +13,8 @@ use crate::repo::CheckReport;
 pub struct CheckArgs {
     #[command(flatten)]
     pub repo: super::repo_args::RepoArgs,
+    #[command(flatten)]
+    pub lock: super::repo_args::ReadLockArgs,
     /// Also read every pack whole and hash every blob, and read back every backup's tables.
     #[arg(long)]
     pub read_data: bool,
@@ -23,6 +25,7 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let repo = args.repo.open()?;
+    let _lock = args.lock.lock(&repo, "check")?;
     let report = repo.check_repository(args.read_data)?;
     print_report(&report, args.read_data, args.json, true);
     if !args.json && !report.unindexed_packs.is_empty() {

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::password::{open_repository, PasswordArgs};
 use crate::error::{Error, Result};
-use crate::repo::Repository;
+use crate::repo::{Lock, LockKind, RepoError, Repository};
 
 /// Which repository, and how to unlock it.
 #[derive(Debug, Clone, Default, Args)]
@@ -64,5 +64,33 @@ impl RepoArgs {
     pub fn open(&self) -> Result<Repository> {
         let (location, password) = self.resolve()?;
         open_repository(&location, &password)
+    }
+}
+
+/// `--no-lock` of the commands that only read a repository (restore, verify, check).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReadLockArgs {
+    /// Do not take the shared lock that keeps a prune from deleting what this command reads
+    /// (for a repository this machine cannot write to; a prune running meanwhile can then
+    /// make the command fail, never return wrong data).
+    #[arg(long)]
+    pub no_lock: bool,
+}
+
+impl ReadLockArgs {
+    /// A shared lock on `repo` held while `purpose` reads it (a prune then waits for it to be
+    /// released, rather than deleting packs being read), unless `--no-lock`.
+    pub fn lock(&self, repo: &Repository, purpose: &str) -> Result<Option<Lock>> {
+        if self.no_lock {
+            return Ok(None);
+        }
+        match repo.lock(LockKind::Shared, purpose) {
+            Ok(lock) => Ok(Some(lock)),
+            Err(e @ RepoError::Locked { .. }) => Err(e.into()),
+            Err(e) => Err(Error::Refused(format!(
+                "could not take a shared lock in the repository ({e}): if it is read-only to \
+                 this machine, run again with --no-lock"
+            ))),
+        }
     }
 }

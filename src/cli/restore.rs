@@ -44,6 +44,8 @@ pub struct RestoreArgs {
     pub id: String,
     #[command(flatten)]
     pub repo: super::repo_args::RepoArgs,
+    #[command(flatten)]
+    pub lock: super::repo_args::ReadLockArgs,
     /// The database to restore into (must be empty unless --clean).
     #[arg(long)]
     pub to: String,
@@ -101,6 +103,7 @@ fn parse_role_map(s: &str) -> std::result::Result<(String, String), String> {
 
 pub fn run(args: RestoreArgs) -> Result<ExitCode> {
     let repo = args.repo.open()?;
+    let _lock = args.lock.lock(&repo, "restore")?;
     let backup = repo.load_backup(&args.id)?;
     let target = super::context::database(&args.to)?;
     let mut options = RestoreOptions {

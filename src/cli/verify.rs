@@ -14,6 +14,8 @@ pub struct VerifyArgs {
     pub id: Option<String>,
     #[command(flatten)]
     pub repo: super::repo_args::RepoArgs,
+    #[command(flatten)]
+    pub lock: super::repo_args::ReadLockArgs,
     /// Also read, decompress and hash every chunk, and check each table's content hash.
     #[arg(long)]
     pub read_data: bool,
@@ -24,6 +26,7 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let repo = args.repo.open()?;
+    let _lock = args.lock.lock(&repo, "verify")?;
     let backups = match &args.id {
         Some(prefix) => Some(vec![repo.resolve_backup(prefix)?]),
         None => None,
