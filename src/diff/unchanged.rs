@@ -288,8 +288,7 @@ fn is_local(key: &ObjectKey, lookup: &Lookup) -> bool {
             };
             lookup.tables.get(table).is_some_and(|t| {
                 t.indexes.iter().any(|i| {
-                    crate::schema::qualified(&t.schema, &i.name) == *name
-                        && !i.definition.starts_with("CREATE UNIQUE")
+                    crate::schema::qualified(&t.schema, &i.name) == *name && !i.is_unique()
                 })
             })
         }

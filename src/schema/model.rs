@@ -512,6 +512,19 @@ pub struct Index {
     pub comment: Option<String>,
 }
 
+impl Index {
+    /// Whether the definition creates a unique index, in any keyword case or spacing (a
+    /// hand-written SQLite file may say `create unique index`).
+    pub fn is_unique(&self) -> bool {
+        let mut words = self.definition.split_whitespace();
+        matches!(
+            (words.next(), words.next()),
+            (Some(create), Some(unique))
+                if create.eq_ignore_ascii_case("CREATE") && unique.eq_ignore_ascii_case("UNIQUE")
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
@@ -810,5 +823,28 @@ pub fn qualified(schema: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{schema}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Index;
+
+    fn index(definition: &str) -> Index {
+        Index {
+            name: "i".into(),
+            definition: definition.into(),
+            attached_to: None,
+            invalid: false,
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn a_unique_index_is_recognised_in_any_case_and_spacing() {
+        assert!(index("CREATE UNIQUE INDEX i ON public.t USING btree (a)").is_unique());
+        assert!(index("create  unique\nindex i on t(a)").is_unique());
+        assert!(!index("CREATE INDEX unique_a ON t (a)").is_unique());
+        assert!(!index("").is_unique());
     }
 }
