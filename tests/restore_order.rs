@@ -103,3 +103,32 @@ fn a_data_only_restore_of_tables_referencing_each_other_is_refused_before_writin
     restore(&id, &repo, &whole.url, &[]);
     assert_same_content(&src, &whole);
 }
+
+/// A partitioned table loads as its partitions: a table referencing it loads after all of
+/// them, and a partitioned table referencing another loads each partition after the other's.
+#[test]
+fn a_data_only_restore_loads_the_partitions_of_a_referenced_table_first() {
+    let src = TestDb::new("partitioned_src");
+    src.execute(
+        "CREATE TABLE public.users (id integer PRIMARY KEY, region text NOT NULL)
+             PARTITION BY RANGE (id);
+         CREATE TABLE public.users_low PARTITION OF public.users FOR VALUES FROM (0) TO (500);
+         CREATE TABLE public.users_high PARTITION OF public.users FOR VALUES FROM (500) TO (1000);
+         CREATE TABLE public.visits (
+             id integer, user_id integer NOT NULL REFERENCES public.users, note text,
+             PRIMARY KEY (id, user_id)) PARTITION BY HASH (user_id);
+         CREATE TABLE public.visits_0 PARTITION OF public.visits FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+         CREATE TABLE public.visits_1 PARTITION OF public.visits FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+         INSERT INTO public.users SELECT i, 'r' || i % 7 FROM generate_series(0, 999) i;
+         INSERT INTO public.visits SELECT i, i % 1000, repeat('v', 300) FROM generate_series(1, 20000) i;",
+    );
+    let repo = TestRepo::local();
+    let id = id_of(&backup(&src, &repo, &[]));
+    for jobs in ["1", "3"] {
+        let dst = TestDb::new(&format!("partitioned_dst_{jobs}"));
+        restore(&id, &repo, &dst.url, &["--schema-only"]);
+        let (report, _) = restore(&id, &repo, &dst.url, &["--data-only", "--jobs", jobs]);
+        assert_same_content(&src, &dst);
+        assert_reported_rows(&report, &content(&src));
+    }
+}

@@ -67,7 +67,8 @@ impl RepoArgs {
     }
 }
 
-/// `--no-lock` of the commands that only read a repository (restore, verify, check).
+/// `--no-lock` of the commands that only read a repository (restore, rollback, verify,
+/// check).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReadLockArgs {
     /// Do not take the shared lock that keeps a prune from deleting what this command reads

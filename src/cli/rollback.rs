@@ -24,6 +24,8 @@ pub struct RollbackArgs {
     /// The repository holding the apply's record and pre-apply backup.
     #[command(flatten)]
     pub repo: super::repo_args::RepoArgs,
+    #[command(flatten)]
+    pub lock: super::repo_args::ReadLockArgs,
     /// Print the rollback plan (and what changed since the apply) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -52,6 +54,7 @@ pub struct RollbackArgs {
 pub fn run(args: RollbackArgs) -> Result<ExitCode> {
     let target = super::context::database(&args.to)?;
     let repo = args.repo.open()?;
+    let _lock = args.lock.lock(&repo, "rollback")?;
     let prepared = rollback::prepare(&repo, &target, args.plan_id.as_deref())?;
     if !args.json {
         let printed = describe(&prepared) + &super::plan_text::render(&prepared.plan, &[]);

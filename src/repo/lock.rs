@@ -1,5 +1,5 @@
 //! Repository locks (docs/FORMAT.md, "Locks"): shared for writers (`backup`) and readers of
-//! data (`restore`, `verify`, `check`), exclusive for operations that delete (`prune`,
+//! data (`restore`, `rollback`, `verify`, `check`), exclusive for operations that delete (`prune`,
 //! `repair index`). A lock is an object under `locks/` naming its
 //! holder (host, pid, time); a holder refreshes it every 5 minutes from a background thread, and
 //! a lock is stale when it was not refreshed for 30 minutes or its process is gone from this

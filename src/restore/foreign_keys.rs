@@ -13,6 +13,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use crate::engine;
 use crate::error::{Error, Result};
 
+use super::queue::StopOnPanic;
+
 /// One `ADD FOREIGN KEY` statement and the tables it locks.
 #[derive(Debug, Clone)]
 pub(super) struct ForeignKey {
@@ -37,6 +39,7 @@ pub(super) fn add_foreign_keys(
         for mut loader in loaders {
             let (schedule, failure) = (&schedule, &failure);
             scope.spawn(move || {
+                let _guard = StopOnPanic(|| schedule.stop());
                 while let Some(k) = schedule.next() {
                     let added = loader.run_script(std::slice::from_ref(&keys[k].sql));
                     schedule.done(k);

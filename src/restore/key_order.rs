@@ -7,7 +7,7 @@
 //! in several parts (a row's parent may be in a later part). A restore of schema and data
 //! together never meets them: it adds the foreign keys after the rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::schema::{qualified, ConstraintKind, Schema};
@@ -19,31 +19,46 @@ pub(super) fn tables_before(
     tables: &[&str],
     parts: &[usize],
 ) -> Result<Vec<Vec<usize>>> {
-    let position = |name: &str| tables.iter().position(|t| *t == name);
+    // A partitioned table holds no rows: its partitions are what loads, and a foreign key
+    // from or to it is one from or to each of them.
+    let parent_of: HashMap<String, &str> = schema
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let of = t.partition_of.as_ref()?;
+            Some((qualified(&t.schema, &t.name), of.parent.as_str()))
+        })
+        .collect();
+    let loaded_as = |name: &str| -> Vec<usize> {
+        (0..tables.len())
+            .filter(|&i| {
+                // Up the partition tree (bounded: a damaged file could make it a loop).
+                let mut current = tables[i];
+                for _ in 0..=parent_of.len() {
+                    if current == name {
+                        return true;
+                    }
+                    match parent_of.get(current) {
+                        Some(parent) => current = parent,
+                        None => return false,
+                    }
+                }
+                false
+            })
+            .collect()
+    };
     let mut before = vec![Vec::new(); tables.len()];
     for table in &schema.tables {
         let name = qualified(&table.schema, &table.name);
-        let Some(t) = position(&name) else { continue };
-        let referenced = table
+        let referenced: Vec<usize> = table
             .constraints
             .iter()
             .filter(|c| c.kind == ConstraintKind::ForeignKey)
-            .filter_map(|c| c.references.as_ref());
-        for target in referenced {
-            match position(&target.table) {
-                Some(r) if r == t && parts[t] > 1 => {
-                    return Err(Error::Refused(format!(
-                        "{name} references itself and its rows are stored in {} parts: a \
-                         data-only restore cannot load a row's parent before it while the \
-                         foreign key is in place — restore schema and data together into an \
-                         empty database (the keys are added after the rows), or drop the \
-                         foreign key for the load and add it again",
-                        parts[t]
-                    )))
-                }
-                Some(r) if r != t && !before[t].contains(&r) => before[t].push(r),
-                _ => {}
-            }
+            .filter_map(|c| c.references.as_ref())
+            .flat_map(|target| loaded_as(&target.table))
+            .collect();
+        for t in loaded_as(&name) {
+            add_references(&mut before, tables, parts, t, &referenced)?;
         }
     }
     if let Some(cycle) = find_cycle(&before) {
@@ -57,6 +72,32 @@ pub(super) fn tables_before(
         )));
     }
     Ok(before)
+}
+
+/// Records that table `t` loads after the tables `referenced` (itself excepted); a
+/// self-reference across parts has no order.
+fn add_references(
+    before: &mut [Vec<usize>],
+    tables: &[&str],
+    parts: &[usize],
+    t: usize,
+    referenced: &[usize],
+) -> Result<()> {
+    for &r in referenced {
+        if r == t && parts[t] > 1 {
+            return Err(Error::Refused(format!(
+                "{} references itself and its rows are stored in {} parts: a data-only restore \
+                 cannot load a row's parent before it while the foreign key is in place — \
+                 restore schema and data together into an empty database (the keys are added \
+                 after the rows), or drop the foreign key for the load and add it again",
+                tables[t], parts[t]
+            )));
+        }
+        if r != t && !before[t].contains(&r) {
+            before[t].push(r);
+        }
+    }
+    Ok(())
 }
 
 /// A cycle of `before` (as table indexes, the first repeated at the end), if there is one.

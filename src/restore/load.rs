@@ -21,7 +21,7 @@ use crate::target::Target;
 
 use super::key_order;
 use super::post_data::PostData;
-use super::queue::{Queue, Task};
+use super::queue::{Queue, StopOnPanic, Task};
 use super::target::{check_prerequisites, empty_again, prepare_target, split_keyed};
 use super::{RestoreOptions, TableRestored};
 
@@ -271,6 +271,7 @@ fn load_tables(
             let (queue, rows, loaded, failure, entries) =
                 (&queue, &rows, &loaded, &failure, &entries);
             scope.spawn(move || {
+                let _guard = StopOnPanic(|| queue.stop());
                 let mut run = || -> Result<()> {
                     let mut reader = source.reader()?;
                     while let Some(task) = queue.next() {

@@ -142,6 +142,18 @@ impl Queue {
     }
 }
 
+/// Runs its function if the thread unwinds while the guard lives: a session that panics
+/// must release the sessions waiting for its work (with `stop`), or their scope never ends.
+pub(super) struct StopOnPanic<F: Fn()>(pub(super) F);
+
+impl<F: Fn()> Drop for StopOnPanic<F> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            (self.0)();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +261,30 @@ mod tests {
         });
         assert!(queue.part_done(0));
         assert_eq!(queue.next(), None);
+    }
+
+    #[test]
+    fn a_panicking_session_releases_the_waiting_ones() {
+        let queue = Queue::new(vec![(0, 0)], &[1], vec![Some(0)], 1, &[]);
+        let (took_part, part_taken) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let loader = scope.spawn(|| {
+                let _guard = StopOnPanic(|| queue.stop());
+                let task = queue.next();
+                took_part.send(task).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                panic!("a session fails while loading");
+            });
+            let task = part_taken.recv().unwrap();
+            assert_eq!(task, Some(Task::Part { entry: 0, part: 0 }));
+            // The group waits for the part the panicking session holds.
+            let (sent, received) = std::sync::mpsc::channel();
+            let waiting = &queue;
+            scope.spawn(move || sent.send(waiting.next()).unwrap());
+            let released = received.recv_timeout(std::time::Duration::from_secs(5));
+            queue.stop(); // lets the waiter go if the guard did not
+            assert_eq!(released, Ok(None), "the waiting session was not released");
+            assert!(loader.join().is_err());
+        });
     }
 }

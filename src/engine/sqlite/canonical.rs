@@ -36,7 +36,22 @@ fn canonical_form(sql: &str) -> Result<String, LexError> {
         tokens.pop();
     }
     drop_rewritten_prefix(&mut tokens);
-    let words: Vec<String> = tokens.iter().map(canonical_token).collect();
+    // A word after AS names a column or table as written, even a keyword SQLite accepts as
+    // a name (`count(*) AS rows`): its case is the view's column name. Only the start of a
+    // query (`AS SELECT`, a CTE's `AS MATERIALIZED`) is a keyword there.
+    let not_a_name = |t: &Token<'_>| {
+        ["SELECT", "WITH", "VALUES", "NOT", "MATERIALIZED"]
+            .iter()
+            .any(|k| t.is_keyword(k))
+    };
+    let words: Vec<String> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| match i.checked_sub(1).map(|p| &tokens[p]) {
+            Some(before) if before.is_keyword("AS") && !not_a_name(token) => token.text.to_string(),
+            _ => canonical_token(token),
+        })
+        .collect();
     Ok(words.join(" "))
 }
 
@@ -313,6 +328,18 @@ mod tests {
             form("CREATE TRIGGER main.tr AFTER INSERT ON t BEGIN SELECT 1; END;"),
             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1 ; END"
         );
+    }
+
+    #[test]
+    fn a_keyword_used_as_a_name_after_as_keeps_its_case() {
+        assert!(!same_definition(
+            "CREATE VIEW v AS SELECT count(*) AS rows FROM t",
+            "CREATE VIEW v AS SELECT count(*) AS ROWS FROM t"
+        ));
+        assert!(same_definition(
+            "CREATE VIEW v AS SELECT count(*) AS rows FROM t",
+            "create view v as select count(*) as rows from t"
+        ));
     }
 
     #[test]
