@@ -228,6 +228,14 @@ fn prune_on_the_backup_host_keeps_what_the_remaining_backups_need_and_repacks_on
         report["unused_bytes_left"].as_u64().unwrap() > 0,
         "{report}"
     );
+    assert_eq!(report["packs_left_for_identity"], 1, "{report}");
+    // Without --json, the summary says why that pack was kept.
+    let out = repo.run(None, &["prune", "--keep-tag", "newest", "--dry-run"]);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("needs the repository's identity"),
+        "{summary}"
+    );
     let list = json(&["list", "--repo", repo.s(), "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 
@@ -235,6 +243,7 @@ fn prune_on_the_backup_host_keeps_what_the_remaining_backups_need_and_repacks_on
     let report: Value = serde_json::from_slice(&repo.as_owner(&prune).stdout).unwrap();
     assert_eq!(report["packs_repacked"], 1, "{report}");
     assert_eq!(report["unused_bytes_left"], 0, "{report}");
+    assert_eq!(report["packs_left_for_identity"], 0, "{report}");
     repo.as_owner(&["verify", "--read-data"]);
     let dst = TestDb::new("recipient_prune_dst");
     repo.as_owner(&["restore", kept, "--to", &dst.url]);

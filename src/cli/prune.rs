@@ -180,6 +180,13 @@ fn print_summary(report: &PruneReport) {
         report.packs_written,
         human_bytes(report.unused_bytes_left),
     );
+    if report.packs_left_for_identity > 0 {
+        println!(
+            "{} pack(s) more than half unused were kept: repacking them reads their content, \
+             which needs the repository's identity (run prune again with --identity)",
+            report.packs_left_for_identity
+        );
+    }
     println!(
         "{would}free {}{}: {} → {}",
         if report.dry_run { "about " } else { "" },

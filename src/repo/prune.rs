@@ -59,6 +59,9 @@ pub struct PruneReport {
     pub packs_written: usize,
     /// Unused bytes left in packs below the repack threshold.
     pub unused_bytes_left: u64,
+    /// Packs above the repack threshold kept as they are because repacking reads content,
+    /// which a public-key repository's writer cannot without the identity.
+    pub packs_left_for_identity: usize,
     pub index_files_written: usize,
     pub index_files_deleted: usize,
     /// Bytes of all packs, index files and manifests before and after (after: an estimate in a
@@ -90,6 +93,8 @@ struct PackPlan {
     entries: Vec<PackEntry>,
     live: Vec<PackEntry>,
     fate: Fate,
+    /// Kept though mostly unused: repacking it needs the identity.
+    needs_identity: bool,
 }
 
 impl PackPlan {
@@ -245,6 +250,7 @@ fn plan(
                     entries: Vec::new(),
                     live: Vec::new(),
                     fate: Fate::Keep,
+                    needs_identity: false,
                 },
             ))
         })
@@ -269,13 +275,13 @@ fn plan(
             .sum::<u64>()
             + pack::min_len(repo.crypto()) as u64;
         let unused = plan.size.saturating_sub(live_bytes) as f64;
+        let mostly_unused = unused > REPACK_UNUSED_SHARE * plan.size as f64;
+        // Repacking reads blobs back: a public-key writer without the identity cannot, so it
+        // only deletes packs that hold nothing live.
+        plan.needs_identity = mostly_unused && !repo.crypto().can_read_content();
         plan.fate = if plan.live.is_empty() {
             Fate::Delete
-        } else if unused > REPACK_UNUSED_SHARE * plan.size as f64
-            && repo.crypto().can_read_content()
-        {
-            // Repacking reads blobs back: a public-key writer without the identity cannot,
-            // so it only deletes packs that hold nothing live.
+        } else if mostly_unused && !plan.needs_identity {
             Fate::Repack
         } else {
             Fate::Keep
@@ -295,6 +301,7 @@ fn account(plans: &BTreeMap<PackId, PackPlan>, report: &mut PruneReport) {
             }
         }
         match plan.fate {
+            Fate::Keep if plan.needs_identity => report.packs_left_for_identity += 1,
             Fate::Keep => {}
             Fate::Delete => report.packs_deleted += 1,
             Fate::Repack => {
