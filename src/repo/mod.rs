@@ -407,7 +407,8 @@ impl Repository {
     }
 
     /// Reads a content-named object, checks its bytes against its name and opens them with
-    /// `open`; any failure is reported as damage to that object.
+    /// `open`; a failure is reported as damage to that object, except content that needs the
+    /// identity this repository was opened without.
     fn load_checked<T>(
         &self,
         name: &str,
@@ -423,7 +424,13 @@ impl Repository {
         if Id::of_object(&bytes) != *id {
             return Err(damaged("content does not match its name".to_string()));
         }
-        open(&bytes).map_err(damaged)
+        open(&bytes).map_err(|reason| match reason.as_str() {
+            // Not damage: content a public-key writer cannot read.
+            recipient::IDENTITY_NEEDED => RepoError::IdentityNeeded {
+                location: self.location(),
+            },
+            _ => damaged(reason),
+        })
     }
 
     /// Every backup, oldest first; unreadable manifests are returned apart.
