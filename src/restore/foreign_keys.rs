@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-use super::queue::StopOnPanic;
+use super::sessions::on_sessions;
 
 /// One `ADD FOREIGN KEY` statement and the tables it locks.
 #[derive(Debug, Clone)]
@@ -30,34 +30,21 @@ pub(super) fn add_foreign_keys(
     keys: &[ForeignKey],
     sessions: usize,
 ) -> Result<()> {
-    let loaders = (0..sessions.max(1).min(keys.len()))
-        .map(|_| database.loader())
-        .collect::<Result<Vec<_>>>()?;
     let schedule = Schedule::new(keys);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for mut loader in loaders {
-            let (schedule, failure) = (&schedule, &failure);
-            scope.spawn(move || {
-                let _guard = StopOnPanic(|| schedule.stop());
-                while let Some(k) = schedule.next() {
-                    let added = loader.run_script(std::slice::from_ref(&keys[k].sql));
-                    schedule.done(k);
-                    if let Err(e) = added {
-                        failure
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
-                        schedule.stop();
-                    }
-                }
-            });
+    let add_keys = |loader: &mut dyn engine::Loader| -> Result<()> {
+        while let Some(k) = schedule.next() {
+            let added = loader.run_script(std::slice::from_ref(&keys[k].sql));
+            schedule.done(k);
+            added?;
         }
-    });
-    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+        Ok(())
+    };
+    on_sessions(
+        database,
+        sessions.min(keys.len()),
+        &|| schedule.stop(),
+        &add_keys,
+    )
 }
 
 /// Which keys are left and which tables running keys hold.

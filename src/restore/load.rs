@@ -21,7 +21,8 @@ use crate::target::Target;
 
 use super::key_order;
 use super::post_data::PostData;
-use super::queue::{Queue, StopOnPanic, Task};
+use super::queue::{Queue, Task};
+use super::sessions::on_sessions;
 use super::target::{check_prerequisites, empty_again, prepare_target, split_keyed};
 use super::{RestoreOptions, TableRestored};
 
@@ -262,64 +263,39 @@ fn load_tables(
     let queue = Queue::new(order, &parts, group_of, groups.len(), &after);
     let rows: Mutex<Vec<u64>> = Mutex::new(vec![0; entries.len()]);
     let loaded: Mutex<Vec<(usize, TableRestored)>> = Mutex::new(Vec::with_capacity(entries.len()));
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let loaders = (0..jobs)
-        .map(|_| database.loader())
-        .collect::<Result<Vec<_>>>()?;
-    std::thread::scope(|scope| {
-        for mut loader in loaders {
-            let (queue, rows, loaded, failure, entries) =
-                (&queue, &rows, &loaded, &failure, &entries);
-            scope.spawn(move || {
-                let _guard = StopOnPanic(|| queue.stop());
-                let mut run = || -> Result<()> {
-                    let mut reader = source.reader()?;
-                    while let Some(task) = queue.next() {
-                        let (e, part) = match task {
-                            Task::Build { group } => {
-                                loader.run_script(&groups[group].1)?;
-                                continue;
-                            }
-                            Task::Part { entry, part } => (entry, part),
-                        };
-                        let (index, entry) = &entries[e];
-                        let table = &entry.table;
-                        let count =
-                            reader.read(*index, part, &mut |stream| match &options.rows {
-                                Some(transform) => {
-                                    loader.copy_in(table, &mut transform.rows(table, stream)?)
-                                }
-                                None => loader.copy_in(table, stream),
-                            })?;
-                        let total = {
-                            let mut rows = rows.lock().unwrap_or_else(|p| p.into_inner());
-                            rows[e] += count;
-                            rows[e]
-                        };
-                        if queue.part_done(e) {
-                            let done = table_loaded(entry, total)?;
-                            progress(&done);
-                            loaded
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .push((e, done));
-                        }
-                    }
-                    Ok(())
-                };
-                if let Err(e) = run() {
-                    failure
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e);
-                    queue.stop();
+    let load_tasks = |loader: &mut dyn engine::Loader| -> Result<()> {
+        let mut reader = source.reader()?;
+        while let Some(task) = queue.next() {
+            let (e, part) = match task {
+                Task::Build { group } => {
+                    loader.run_script(&groups[group].1)?;
+                    continue;
                 }
-            });
+                Task::Part { entry, part } => (entry, part),
+            };
+            let (index, entry) = &entries[e];
+            let table = &entry.table;
+            let count = reader.read(*index, part, &mut |stream| match &options.rows {
+                Some(transform) => loader.copy_in(table, &mut transform.rows(table, stream)?),
+                None => loader.copy_in(table, stream),
+            })?;
+            let total = {
+                let mut rows = rows.lock().unwrap_or_else(|p| p.into_inner());
+                rows[e] += count;
+                rows[e]
+            };
+            if queue.part_done(e) {
+                let done = table_loaded(entry, total)?;
+                progress(&done);
+                loaded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((e, done));
+            }
         }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
+        Ok(())
+    };
+    on_sessions(database, jobs, &|| queue.stop(), &load_tasks)?;
     // Reported in the source's order, not in the order the sessions happened to finish.
     let mut loaded = loaded.into_inner().unwrap_or_else(|p| p.into_inner());
     loaded.sort_by_key(|(e, _)| *e);

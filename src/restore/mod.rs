@@ -23,7 +23,8 @@
 //! phase's work on several sessions, each table's keys and indexes built as soon as its rows
 //! are in, and [`key_order`] the order of a data-only load into tables whose foreign keys are
 //! in place; [`post_data`] the post-data statements sorted into those per-table groups and the
-//! rest, [`foreign_keys`] a run of foreign keys added on several sessions; [`backup_rows`] the
+//! rest, [`foreign_keys`] a run of foreign keys added on several sessions, [`sessions`] how
+//! each of those parallel steps shares its work out; [`backup_rows`] the
 //! backup as a row source; [`target`] what is checked and done to the target around a load.
 //!
 //! A SQLite backup restored into PostgreSQL goes through the cross-engine conversion
@@ -38,6 +39,7 @@ mod key_order;
 mod load;
 mod post_data;
 mod queue;
+mod sessions;
 mod target;
 
 use std::sync::Arc;

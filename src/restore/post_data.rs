@@ -15,13 +15,13 @@
 //! partition's key or attaching its index relies on that order.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::engine;
 
 use super::foreign_keys::{add_foreign_keys, ForeignKey};
-use crate::error::{Error, Result};
+use super::queue::{Queue, Task};
+use super::sessions::on_sessions;
+use crate::error::Result;
 use crate::schema::key::{ObjectKey, Statement};
 use crate::schema::{qualified, ConstraintKind, Schema};
 
@@ -206,34 +206,13 @@ fn run_groups(
     groups: &[(String, Vec<String>)],
     sessions: usize,
 ) -> Result<()> {
-    let loaders = (0..sessions)
-        .map(|_| database.loader())
-        .collect::<Result<Vec<_>>>()?;
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for mut loader in loaders {
-            let (next, failure) = (&next, &failure);
-            scope.spawn(move || loop {
-                if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                    return;
-                }
-                let Some((_, statements)) = groups.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    return;
-                };
-                if let Err(e) = loader.run_script(statements) {
-                    if let Ok(mut f) = failure.lock() {
-                        f.get_or_insert(e);
-                    }
-                }
-            });
+    // No rows to wait for: every group is ready at once.
+    let queue = Queue::new(Vec::new(), &[], Vec::new(), groups.len(), &[]);
+    let build = |loader: &mut dyn engine::Loader| -> Result<()> {
+        while let Some(Task::Build { group }) = queue.next() {
+            loader.run_script(&groups[group].1)?;
         }
-    });
-    match failure.into_inner() {
-        Ok(None) => Ok(()),
-        Ok(Some(e)) => Err(e),
-        Err(_) => Err(Error::Unsupported(
-            "a session building keys and indexes panicked".into(),
-        )),
-    }
+        Ok(())
+    };
+    on_sessions(database, sessions, &|| queue.stop(), &build)
 }

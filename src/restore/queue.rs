@@ -142,21 +142,10 @@ impl Queue {
     }
 }
 
-/// Runs its function if the thread unwinds while the guard lives: a session that panics
-/// must release the sessions waiting for its work (with `stop`), or their scope never ends.
-pub(super) struct StopOnPanic<F: Fn()>(pub(super) F);
-
-impl<F: Fn()> Drop for StopOnPanic<F> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            (self.0)();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::restore::sessions::StopOnPanic;
 
     fn drain_serially(queue: &Queue) -> Vec<Task> {
         let mut done = Vec::new();
